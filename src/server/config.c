@@ -1,0 +1,134 @@
+#include "server/config.h"
+
+#include <errno.h>
+#include <ini.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "base/log.h"
+
+void cv_config_defaults(cv_config *c)
+{
+    memset(c, 0, sizeof(*c));
+    snprintf(c->data_dir, sizeof(c->data_dir), "./var");
+    snprintf(c->bind_addr, sizeof(c->bind_addr), "127.0.0.1");
+    c->rtsp_port = 8554;
+    c->http_port = 8080;
+    c->session_timeout_s = 60;
+    c->log_level = CV_LOG_INFO;
+    cv_stream_limits_default(&c->limits);
+}
+
+static int parse_int(const char *v, long lo, long hi, long *out)
+{
+    char *end;
+    errno = 0;
+    long n = strtol(v, &end, 10);
+    if (errno || end == v || *end || n < lo || n > hi)
+        return -1;
+    *out = n;
+    return 0;
+}
+
+int cv_config_set(cv_config *c, const char *key, const char *v, char *err, size_t errcap)
+{
+    long n;
+#define INT_KEY(name, lo, hi, dst, mul)                                                       \
+    if (strcmp(key, name) == 0) {                                                          \
+        if (parse_int(v, lo, hi, &n) != 0) {                                               \
+            snprintf(err, errcap, "%s must be a whole number from %ld to %ld", name, (long)(lo), \
+                     (long)(hi));                                                          \
+            return -1;                                                                     \
+        }                                                                                  \
+        dst = n * (mul);                                                                   \
+        return 0;                                                                          \
+    }
+    /* Keys are in KiB and ms for people; the hub counts bytes and us. */
+    INT_KEY("rtsp_port", 0, 65535, c->rtsp_port, 1)
+    INT_KEY("http_port", 0, 65535, c->http_port, 1)
+    INT_KEY("session_timeout", 5, 3600, c->session_timeout_s, 1)
+    INT_KEY("viewer_queue_kib", 64, 1 << 20, c->limits.queue_bytes, 1024)
+    INT_KEY("viewer_queue_ms", 100, 60000, c->limits.queue_age_us, 1000)
+    INT_KEY("viewer_stall_ms", 500, 600000, c->limits.stall_us, 1000)
+    INT_KEY("prebuffer_kib", 64, 1 << 20, c->limits.prebuffer_bytes, 1024)
+#undef INT_KEY
+    if (strcmp(key, "data") == 0) {
+        if (!*v || strlen(v) >= sizeof(c->data_dir)) {
+            snprintf(err, errcap, "data must be a directory path");
+            return -1;
+        }
+        snprintf(c->data_dir, sizeof(c->data_dir), "%s", v);
+        return 0;
+    }
+    if (strcmp(key, "bind") == 0) {
+        if (!*v || strlen(v) >= sizeof(c->bind_addr)) {
+            snprintf(err, errcap, "bind must be an IP address");
+            return -1;
+        }
+        snprintf(c->bind_addr, sizeof(c->bind_addr), "%s", v);
+        return 0;
+    }
+    if (strcmp(key, "log_level") == 0) {
+        int l = cv_log_parse_level(v);
+        if (l < 0) {
+            snprintf(err, errcap, "log_level must be error, warn, info or debug");
+            return -1;
+        }
+        c->log_level = l;
+        return 0;
+    }
+    snprintf(err, errcap, "unknown setting '%s'", key);
+    return -1;
+}
+
+typedef struct {
+    cv_config *c;
+    char *err;
+    size_t errcap;
+    int line;
+} load_ctx;
+
+static int on_ini(void *user, const char *section, const char *name, const char *value)
+{
+    load_ctx *l = user;
+    if (*section && strcmp(section, "server") != 0) {
+        snprintf(l->err, l->errcap, "unknown section [%s]", section);
+        return 0;
+    }
+    char e[160];
+    if (cv_config_set(l->c, name, value, e, sizeof(e)) != 0) {
+        snprintf(l->err, l->errcap, "%s", e);
+        return 0;
+    }
+    return 1;
+}
+
+int cv_config_load(cv_config *c, const char *path, char *err, size_t errcap)
+{
+    load_ctx l = {c, err, errcap, 0};
+    err[0] = '\0';
+    int rc = ini_parse(path, on_ini, &l);
+    if (rc == -1) {
+        snprintf(err, errcap, "cannot open %s: %s", path, strerror(errno));
+        return -1;
+    }
+    if (rc != 0) {
+        char e[200];
+        snprintf(e, sizeof(e), "%s line %d: %s", path, rc, err[0] ? err : "syntax error");
+        snprintf(err, errcap, "%s", e);
+        return -1;
+    }
+    return 0;
+}
+
+void cv_config_db_path(const cv_config *c, char *out, size_t cap)
+{
+    snprintf(out, cap, "%s/camvault.db", c->data_dir);
+}
+
+bool cv_config_is_loopback(const cv_config *c)
+{
+    return strncmp(c->bind_addr, "127.", 4) == 0 || strcmp(c->bind_addr, "::1") == 0 ||
+           strcmp(c->bind_addr, "localhost") == 0;
+}

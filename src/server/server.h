@@ -1,0 +1,20 @@
+/* cv_server: everything `camvault serve` runs, on one libuv loop: the store,
+ * the stream registry, the RTSP server and one puller per pull camera, kept
+ * in step with the store (CLI changes are noticed within a second). */
+#ifndef CV_SERVER_SERVER_H
+#define CV_SERVER_SERVER_H
+
+#include <uv.h>
+
+#include "server/config.h"
+
+typedef struct cv_server cv_server;
+
+/* Opens the store, starts listening and pulling. Returns 0 or a negative
+ * errno with the cause logged. cfg is copied. */
+int cv_server_start(cv_server **out, uv_loop_t *loop, const cv_config *cfg) __attribute__((warn_unused_result));
+int cv_server_rtsp_port(const cv_server *s);
+/* Stops everything; frees the server once its handles closed, then calls done. */
+void cv_server_stop(cv_server *s, void (*done)(void *ctx), void *ctx);
+
+#endif

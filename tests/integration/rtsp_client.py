@@ -1,0 +1,186 @@
+"""A small RTSP/1.0 test client over a raw socket (stdlib only).
+
+It exists to assert on bytes real players hide: status codes for malformed
+input, RTP-Info, interleaved RTP/RTCP packets, which NAL unit arrives first.
+Every read has a deadline."""
+import re
+import socket
+import struct
+import time
+
+
+class RtspError(Exception):
+    pass
+
+
+class Response:
+    def __init__(self, status, reason, headers, body):
+        self.status = status
+        self.reason = reason
+        self.headers = headers
+        self.body = body
+
+    def header(self, name, default=None):
+        return self.headers.get(name.lower(), default)
+
+
+class Client:
+    def __init__(self, host, port, timeout=10.0):
+        self.sock = socket.create_connection((host, port), timeout=timeout)
+        self.sock.settimeout(timeout)
+        self.buf = b""
+        self.cseq = 0
+        self.session = None
+        self.packets = []  # (channel, bytes) read while waiting for a response
+
+    def close(self):
+        try:
+            self.sock.close()
+        except OSError:
+            pass
+
+    def send_raw(self, data):
+        self.sock.sendall(data)
+
+    def _fill(self, deadline):
+        remaining = deadline - time.monotonic()
+        if remaining <= 0:
+            raise socket.timeout("deadline")
+        self.sock.settimeout(remaining)
+        chunk = self.sock.recv(65536)
+        if not chunk:
+            raise ConnectionError("server closed the connection")
+        self.buf += chunk
+
+    def request(self, method, url, headers=None, body=b"", timeout=10.0):
+        self.cseq += 1
+        lines = [f"{method} {url} RTSP/1.0", f"CSeq: {self.cseq}", "User-Agent: camvault-test"]
+        if self.session and not (headers and "Session" in headers):
+            lines.append(f"Session: {self.session}")
+        for k, v in (headers or {}).items():
+            lines.append(f"{k}: {v}")
+        if body:
+            lines.append(f"Content-Length: {len(body)}")
+        self.sock.sendall(("\r\n".join(lines) + "\r\n\r\n").encode() + body)
+        return self.read_response(timeout)
+
+    def read_response(self, timeout=10.0):
+        deadline = time.monotonic() + timeout
+        while True:
+            if self.buf[:1] == b"$":
+                if len(self.buf) >= 4:
+                    n = struct.unpack(">H", self.buf[2:4])[0]
+                    if len(self.buf) >= 4 + n:
+                        self.packets.append((self.buf[1], self.buf[4:4 + n]))
+                        self.buf = self.buf[4 + n:]
+                        continue
+                self._fill(deadline)
+                continue
+            end = self.buf.find(b"\r\n\r\n")
+            if end < 0:
+                self._fill(deadline)
+                continue
+            head = self.buf[:end].decode("latin-1")
+            lines = head.split("\r\n")
+            m = re.match(r"RTSP/1\.0 (\d{3}) ?(.*)", lines[0])
+            if not m:
+                raise RtspError(f"bad status line {lines[0]!r}")
+            headers = {}
+            for line in lines[1:]:
+                k, _, v = line.partition(":")
+                headers[k.strip().lower()] = v.strip()
+            n = int(headers.get("content-length", "0"))
+            while len(self.buf) < end + 4 + n:
+                self._fill(deadline)
+            body = self.buf[end + 4:end + 4 + n]
+            self.buf = self.buf[end + 4 + n:]
+            sess = headers.get("session")
+            if sess:
+                self.session = sess.split(";")[0]
+            return Response(int(m.group(1)), m.group(2), headers, body)
+
+    def read_packet(self, timeout=10.0):
+        """Next interleaved packet as (channel, payload)."""
+        if self.packets:
+            return self.packets.pop(0)
+        deadline = time.monotonic() + timeout
+        while True:
+            if len(self.buf) >= 4:
+                if self.buf[:1] != b"$":
+                    # an RTSP message in between (e.g. a reply); skip it
+                    self.read_response(max(0.1, deadline - time.monotonic()))
+                    if self.packets:
+                        return self.packets.pop(0)
+                    continue
+                n = struct.unpack(">H", self.buf[2:4])[0]
+                if len(self.buf) >= 4 + n:
+                    ch, payload = self.buf[1], self.buf[4:4 + n]
+                    self.buf = self.buf[4 + n:]
+                    return ch, payload
+            self._fill(deadline)
+
+    def play_tcp(self, url, tracks=(0,), timeout=10.0):
+        """DESCRIBE, SETUP the given tracks over TCP interleaved, PLAY. Returns the PLAY response."""
+        d = self.request("DESCRIBE", url, {"Accept": "application/sdp"}, timeout=timeout)
+        if d.status != 200:
+            return d
+        base = d.header("content-base", url + "/")
+        for i in tracks:
+            r = self.request("SETUP", f"{base}trackID={i}",
+                             {"Transport": f"RTP/AVP/TCP;unicast;interleaved={2 * i}-{2 * i + 1}"}, timeout=timeout)
+            if r.status != 200:
+                return r
+        return self.request("PLAY", base, {"Range": "npt=0.000-"}, timeout=timeout)
+
+
+def rtp_header(pkt):
+    """(marker, payload_type, seq, ts, ssrc, payload)."""
+    if len(pkt) < 12:
+        raise RtspError("short RTP packet")
+    b0, b1, seq, ts, ssrc = struct.unpack(">BBHII", pkt[:12])
+    cc = b0 & 0x0F
+    off = 12 + 4 * cc
+    if b0 & 0x10:
+        ext_len = struct.unpack(">H", pkt[off + 2:off + 4])[0]
+        off += 4 + 4 * ext_len
+    end = len(pkt)
+    if b0 & 0x20:
+        end -= pkt[-1]
+    return bool(b1 & 0x80), b1 & 0x7F, seq, ts, ssrc, pkt[off:end]
+
+
+def h264_nal_types(payload):
+    """NAL unit types carried in one RTP payload (FU-A: the fragment's type, start only)."""
+    t = payload[0] & 0x1F
+    if t == 28:  # FU-A
+        return [payload[1] & 0x1F] if payload[1] & 0x80 else []
+    if t == 24:  # STAP-A
+        out, i = [], 1
+        while i + 2 <= len(payload):
+            n = struct.unpack(">H", payload[i:i + 2])[0]
+            if n == 0 or i + 2 + n > len(payload):
+                break
+            out.append(payload[i + 2] & 0x1F)
+            i += 2 + n
+        return out
+    return [t]
+
+
+def annexb_nals(data):
+    """Splits an Annex B byte stream into NAL units (without start codes)."""
+    out = []
+    i, n = 0, len(data)
+    starts = []
+    while i < n - 2:
+        if data[i] == 0 and data[i + 1] == 0 and data[i + 2] == 1:
+            starts.append(i + 3)
+            i += 3
+        else:
+            i += 1
+    for k, s in enumerate(starts):
+        e = starts[k + 1] - 3 if k + 1 < len(starts) else n
+        nal = data[s:e]
+        while nal.endswith(b"\x00") and k + 1 < len(starts):
+            nal = nal[:-1]  # a 4-byte start code's leading zero
+        out.append(nal)
+    return out

@@ -1,0 +1,597 @@
+/* Unit tests for src/store/store.c: the SQLite camera store. */
+#include <errno.h>
+#include <limits.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+#include <sqlite3.h>
+
+#include "base/id.h"
+#include "store/store.h"
+
+typedef struct {
+    char dir[64];
+    char path[128];
+} fixture;
+
+static int setup(void **state)
+{
+    fixture *f = calloc(1, sizeof(*f));
+    if (!f)
+        return -1;
+    const char *tmp = getenv("TMPDIR");
+    if (!tmp || strlen(tmp) > 32)
+        tmp = "/tmp";
+    snprintf(f->dir, sizeof(f->dir), "%s/cv-store-XXXXXX", tmp);
+    if (!mkdtemp(f->dir)) {
+        free(f);
+        return -1;
+    }
+    snprintf(f->path, sizeof(f->path), "%s/camvault.db", f->dir);
+    *state = f;
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    fixture *f = *state;
+    static const char *const suffixes[] = {"", "-wal", "-shm", "-journal"};
+    char p[192];
+    for (size_t i = 0; i < sizeof(suffixes) / sizeof(suffixes[0]); i++) {
+        snprintf(p, sizeof(p), "%s%s", f->path, suffixes[i]);
+        unlink(p);
+    }
+    int rc = rmdir(f->dir);
+    free(f);
+    return rc;
+}
+
+static cv_camera_rec push_rec(const char *name)
+{
+    cv_camera_rec r;
+    memset(&r, 0, sizeof(r));
+    snprintf(r.name, sizeof(r.name), "%s", name);
+    r.source = CV_CAM_PUSH;
+    r.pull_transport = CV_PULL_AUTO;
+    return r;
+}
+
+static cv_camera_rec pull_rec(const char *name, const char *url)
+{
+    cv_camera_rec r = push_rec(name);
+    r.source = CV_CAM_PULL;
+    snprintf(r.pull_url, sizeof(r.pull_url), "%s", url);
+    r.pull_transport = CV_PULL_TCP;
+    return r;
+}
+
+static cv_store *open_ok(const fixture *f)
+{
+    cv_store *s = NULL;
+    assert_int_equal(cv_store_open(&s, f->path), 0);
+    assert_non_null(s);
+    return s;
+}
+
+static void test_store_add_get_list_remove(void **state)
+{
+    fixture *f = *state;
+    cv_store *s = open_ok(f);
+    cv_camera_rec in1 = push_rec("porch"), in2 = pull_rec("garage", "rtsp://u:p@10.0.0.5:554/h264");
+    cv_id id1, id2;
+    cv_camera_rec out;
+
+    assert_int_equal(cv_store_camera_add(s, &in1, &id1), 0);
+    assert_int_equal(cv_store_camera_add(s, &in2, &id2), 0);
+    assert_false(cv_id_eq(&id1, &id2));
+
+    assert_int_equal(cv_store_camera_get(s, &id2, &out), 0);
+    assert_true(cv_id_eq(&out.id, &id2));
+    assert_string_equal(out.name, "garage");
+    assert_int_equal(out.source, CV_CAM_PULL);
+    assert_string_equal(out.pull_url, "rtsp://u:p@10.0.0.5:554/h264");
+    assert_int_equal(out.pull_transport, CV_PULL_TCP);
+    assert_true(out.created_us > 1600000000LL * 1000000);
+
+    assert_int_equal(cv_store_camera_get(s, &id1, &out), 0);
+    assert_string_equal(out.name, "porch");
+    assert_int_equal(out.source, CV_CAM_PUSH);
+    assert_string_equal(out.pull_url, "");
+
+    cv_camera_rec *list = NULL;
+    size_t n = 0;
+    assert_int_equal(cv_store_camera_list(s, &list, &n), 0);
+    assert_int_equal(n, 2);
+    /* Oldest first. */
+    assert_true(cv_id_eq(&list[0].id, &id1));
+    assert_true(cv_id_eq(&list[1].id, &id2));
+    free(list);
+
+    assert_int_equal(cv_store_camera_remove(s, &id1), 0);
+    assert_int_equal(cv_store_camera_get(s, &id1, &out), -ENOENT);
+    assert_int_equal(cv_store_camera_remove(s, &id1), -ENOENT);
+    assert_int_equal(cv_store_camera_list(s, &list, &n), 0);
+    assert_int_equal(n, 1);
+    assert_true(cv_id_eq(&list[0].id, &id2));
+    free(list);
+
+    assert_int_equal(cv_store_camera_remove(s, &id2), 0);
+    list = (cv_camera_rec *)&out; /* must be overwritten */
+    assert_int_equal(cv_store_camera_list(s, &list, &n), 0);
+    assert_int_equal(n, 0);
+    assert_null(list);
+
+    cv_id unknown;
+    cv_id_random(&unknown);
+    assert_int_equal(cv_store_camera_get(s, &unknown, &out), -ENOENT);
+    assert_int_equal(cv_store_camera_remove(s, &unknown), -ENOENT);
+    cv_store_close(s);
+}
+
+static void test_store_find_name(void **state)
+{
+    fixture *f = *state;
+    cv_store *s = open_ok(f);
+    cv_camera_rec in = push_rec("Back Yard"), out;
+    cv_id id;
+
+    assert_int_equal(cv_store_camera_add(s, &in, &id), 0);
+    assert_int_equal(cv_store_camera_find_name(s, "Back Yard", &out), 0);
+    assert_true(cv_id_eq(&out.id, &id));
+    /* Exact match only. */
+    assert_int_equal(cv_store_camera_find_name(s, "back yard", &out), -ENOENT);
+    assert_int_equal(cv_store_camera_find_name(s, "Back", &out), -ENOENT);
+    assert_int_equal(cv_store_camera_find_name(s, "", &out), -ENOENT);
+    char longname[300];
+    memset(longname, 'a', sizeof(longname) - 1);
+    longname[sizeof(longname) - 1] = '\0';
+    assert_int_equal(cv_store_camera_find_name(s, longname, &out), -ENOENT);
+
+    assert_int_equal(cv_store_camera_remove(s, &id), 0);
+    assert_int_equal(cv_store_camera_find_name(s, "Back Yard", &out), -ENOENT);
+    cv_store_close(s);
+}
+
+static void test_store_name_unique_among_live(void **state)
+{
+    fixture *f = *state;
+    cv_store *s = open_ok(f);
+    cv_camera_rec in = push_rec("door"), out;
+    cv_id id1, id2, id3;
+
+    assert_int_equal(cv_store_camera_add(s, &in, &id1), 0);
+    assert_int_equal(cv_store_camera_add(s, &in, &id2), -EEXIST);
+    cv_camera_rec pull = pull_rec("door", "rtsp://cam/x");
+    assert_int_equal(cv_store_camera_add(s, &pull, &id2), -EEXIST);
+
+    /* A removed camera frees its name but not its id. */
+    assert_int_equal(cv_store_camera_remove(s, &id1), 0);
+    assert_int_equal(cv_store_camera_add(s, &in, &id2), 0);
+    assert_false(cv_id_eq(&id1, &id2));
+    assert_int_equal(cv_store_camera_get(s, &id1, &out), -ENOENT);
+    assert_int_equal(cv_store_camera_get(s, &id2, &out), 0);
+    assert_int_equal(cv_store_camera_find_name(s, "door", &out), 0);
+    assert_true(cv_id_eq(&out.id, &id2));
+
+    /* Two tombstones may share a name. */
+    assert_int_equal(cv_store_camera_remove(s, &id2), 0);
+    assert_int_equal(cv_store_camera_add(s, &in, &id3), 0);
+    assert_false(cv_id_eq(&id3, &id1));
+    assert_false(cv_id_eq(&id3, &id2));
+    assert_int_equal(cv_store_camera_add(s, &in, NULL), -EEXIST);
+    cv_store_close(s);
+}
+
+/* The store tells an id collision (retry) from a name clash (-EEXIST) by the
+ * extended result code; pin that SQLite behaviour down with a raw insert. */
+static void test_store_constraint_codes(void **state)
+{
+    fixture *f = *state;
+    cv_store *s = open_ok(f);
+    cv_camera_rec in = push_rec("cam");
+    cv_id id;
+    assert_int_equal(cv_store_camera_add(s, &in, &id), 0);
+    assert_int_equal(cv_store_camera_remove(s, &id), 0);
+
+    sqlite3 *db = NULL;
+    sqlite3_stmt *st = NULL;
+    assert_int_equal(sqlite3_open_v2(f->path, &db, SQLITE_OPEN_READWRITE, NULL), SQLITE_OK);
+    sqlite3_extended_result_codes(db, 1);
+    assert_int_equal(sqlite3_prepare_v2(db,
+        "INSERT INTO cameras (id, name, source, created_us) VALUES (?1, ?2, 1, 0)",
+        -1, &st, NULL), SQLITE_OK);
+    /* Same id as a tombstone, fresh name. */
+    sqlite3_bind_blob(st, 1, id.b, CV_ID_BYTES, SQLITE_STATIC);
+    sqlite3_bind_text(st, 2, "other", -1, SQLITE_STATIC);
+    assert_int_equal(sqlite3_step(st), SQLITE_CONSTRAINT_PRIMARYKEY);
+    sqlite3_reset(st);
+    /* Fresh id, name of a live camera. */
+    cv_id id2;
+    assert_int_equal(cv_store_camera_add(s, &in, &id2), 0);
+    cv_id id3;
+    cv_id_random(&id3);
+    sqlite3_bind_blob(st, 1, id3.b, CV_ID_BYTES, SQLITE_STATIC);
+    sqlite3_bind_text(st, 2, "cam", -1, SQLITE_STATIC);
+    assert_int_equal(sqlite3_step(st), SQLITE_CONSTRAINT_UNIQUE);
+    sqlite3_finalize(st);
+    sqlite3_close(db);
+    cv_store_close(s);
+}
+
+static void test_store_rejects_invalid_names(void **state)
+{
+    fixture *f = *state;
+    cv_store *s = open_ok(f);
+    static const char *const bad[] = {
+        "",
+        "tab\there",
+        "new\nline",
+        "del\x7f",
+        "esc\x1b[31m",
+        "c1 \xc2\x85 nel",          /* U+0085 */
+        "overlong \xc0\xaf",
+        "overlong3 \xe0\x80\xaf",
+        "surrogate \xed\xa0\x80",
+        "too big \xf4\x90\x80\x80", /* U+110000 */
+        "bad lead \xf5\x80\x80\x80",
+        "lone cont \x80",
+        "truncated \xe2\x82",
+        "bad cont \xe2\x28\xa1",
+    };
+    cv_id id;
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        cv_camera_rec in = push_rec(bad[i]);
+        assert_int_equal(cv_store_camera_add(s, &in, &id), -EINVAL);
+    }
+
+    /* 128 bytes with no terminator inside the field. */
+    cv_camera_rec in = push_rec("");
+    memset(in.name, 'x', sizeof(in.name));
+    assert_int_equal(cv_store_camera_add(s, &in, &id), -EINVAL);
+    /* 127 bytes is the maximum. */
+    in.name[127] = '\0';
+    assert_int_equal(cv_store_camera_add(s, &in, &id), 0);
+
+    static const char *const good[] = {
+        "a", "Front door", "Caf\xc3\xa9", "\xe7\x8e\x84\xe9\x96\xa2", "cam \xf0\x9f\x93\xb7",
+        "quote ' and \" ; DROP TABLE cameras; --",
+    };
+    for (size_t i = 0; i < sizeof(good) / sizeof(good[0]); i++) {
+        cv_camera_rec g = push_rec(good[i]), out;
+        assert_int_equal(cv_store_camera_add(s, &g, &id), 0);
+        assert_int_equal(cv_store_camera_get(s, &id, &out), 0);
+        assert_string_equal(out.name, good[i]);
+    }
+
+    cv_camera_rec *list = NULL;
+    size_t n = 0;
+    assert_int_equal(cv_store_camera_list(s, &list, &n), 0);
+    assert_int_equal(n, 1 + sizeof(good) / sizeof(good[0]));
+    free(list);
+    cv_store_close(s);
+}
+
+static void test_store_rejects_invalid_urls(void **state)
+{
+    fixture *f = *state;
+    cv_store *s = open_ok(f);
+    static const char *const bad[] = {
+        "",
+        "http://cam/stream",
+        "RTSP://cam/stream",
+        "rtsp:/cam",
+        "rtsp://",
+        "rtsps://",
+        "rtsp:///path",
+        "rtsp://cam/with space",
+        "rtsp://cam/\r\nInjected: 1",
+        "rtsp://cam/caf\xc3\xa9",
+        " rtsp://cam/",
+    };
+    cv_id id;
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        cv_camera_rec in = pull_rec("cam", bad[i]);
+        assert_int_equal(cv_store_camera_add(s, &in, &id), -EINVAL);
+    }
+
+    /* 1024 bytes without a terminator, then 1023 exactly. */
+    cv_camera_rec in = pull_rec("cam", "rtsp://cam/");
+    memset(in.pull_url + 11, 'a', sizeof(in.pull_url) - 11);
+    assert_int_equal(cv_store_camera_add(s, &in, &id), -EINVAL);
+    in.pull_url[1023] = '\0';
+    assert_int_equal(cv_store_camera_add(s, &in, &id), 0);
+    cv_camera_rec out;
+    assert_int_equal(cv_store_camera_get(s, &id, &out), 0);
+    assert_int_equal(strlen(out.pull_url), 1023);
+    assert_int_equal(cv_store_camera_remove(s, &id), 0);
+
+    /* Push cameras must not carry a URL. */
+    cv_camera_rec push = push_rec("push");
+    snprintf(push.pull_url, sizeof(push.pull_url), "rtsp://cam/");
+    assert_int_equal(cv_store_camera_add(s, &push, &id), -EINVAL);
+
+    /* Bad enums. */
+    cv_camera_rec e = push_rec("enum");
+    e.source = (cv_cam_source)0;
+    assert_int_equal(cv_store_camera_add(s, &e, &id), -EINVAL);
+    e.source = (cv_cam_source)3;
+    assert_int_equal(cv_store_camera_add(s, &e, &id), -EINVAL);
+    e = pull_rec("enum", "rtsp://cam/");
+    e.pull_transport = (cv_pull_transport)3;
+    assert_int_equal(cv_store_camera_add(s, &e, &id), -EINVAL);
+    e.pull_transport = (cv_pull_transport)-1;
+    assert_int_equal(cv_store_camera_add(s, &e, &id), -EINVAL);
+
+    static const char *const good[] = {
+        "rtsp://cam", "rtsps://cam.example:322/live?x=1", "rtsp://user:p%40ss@[::1]:8554/s",
+    };
+    for (size_t i = 0; i < sizeof(good) / sizeof(good[0]); i++) {
+        char name[16];
+        snprintf(name, sizeof(name), "good%zu", i);
+        cv_camera_rec g = pull_rec(name, good[i]);
+        g.pull_transport = (cv_pull_transport)(i % 3);
+        assert_int_equal(cv_store_camera_add(s, &g, &id), 0);
+        assert_int_equal(cv_store_camera_get(s, &id, &out), 0);
+        assert_string_equal(out.pull_url, good[i]);
+        assert_int_equal(out.pull_transport, (int)(i % 3));
+    }
+
+    cv_camera_rec *list = NULL;
+    size_t n = 0;
+    assert_int_equal(cv_store_camera_list(s, &list, &n), 0);
+    assert_int_equal(n, sizeof(good) / sizeof(good[0]));
+    free(list);
+    cv_store_close(s);
+}
+
+static void test_store_data_version_two_connections(void **state)
+{
+    fixture *f = *state;
+    cv_store *a = open_ok(f), *b = open_ok(f);
+    cv_camera_rec in = push_rec("shared"), out;
+    cv_id id;
+
+    int64_t va = cv_store_data_version(a);
+    int64_t vb = cv_store_data_version(b);
+    assert_true(va >= 0 && vb >= 0);
+
+    /* A connection's own commits do not change its data_version... */
+    assert_int_equal(cv_store_camera_add(a, &in, &id), 0);
+    assert_int_equal(cv_store_data_version(a), va);
+    /* ...but the other connection sees a change, and the row. */
+    int64_t vb2 = cv_store_data_version(b);
+    assert_true(vb2 != vb);
+    assert_int_equal(cv_store_camera_get(b, &id, &out), 0);
+    assert_string_equal(out.name, "shared");
+    /* No commit since: stable. */
+    assert_int_equal(cv_store_data_version(b), vb2);
+
+    assert_int_equal(cv_store_camera_remove(b, &id), 0);
+    assert_true(cv_store_data_version(a) != va);
+    assert_int_equal(cv_store_camera_get(a, &id, &out), -ENOENT);
+    /* Uniqueness holds across connections. */
+    assert_int_equal(cv_store_camera_add(a, &in, &id), 0);
+    assert_int_equal(cv_store_camera_add(b, &in, &id), -EEXIST);
+
+    cv_store_close(a);
+    cv_store_close(b);
+}
+
+static void assert_mode_0600(const char *path, int must_exist)
+{
+    struct stat st;
+    if (stat(path, &st) < 0) {
+        assert_int_equal(errno, ENOENT);
+        assert_false(must_exist);
+        return;
+    }
+    assert_int_equal(st.st_mode & 0777, 0600);
+}
+
+static void test_store_file_mode_0600(void **state)
+{
+    fixture *f = *state;
+    char p[192];
+    mode_t old = umask(0);     /* the store must not rely on the umask */
+    cv_store *s = open_ok(f);
+    cv_camera_rec in = push_rec("perm");
+    assert_int_equal(cv_store_camera_add(s, &in, NULL), 0);
+
+    assert_mode_0600(f->path, 1);
+    snprintf(p, sizeof(p), "%s-wal", f->path);
+    assert_mode_0600(p, 1);
+    snprintf(p, sizeof(p), "%s-shm", f->path);
+    assert_mode_0600(p, 1);
+    cv_store_close(s);
+
+    /* An existing file that others can read is tightened on open. */
+    assert_int_equal(chmod(f->path, 0644), 0);
+    s = open_ok(f);
+    assert_mode_0600(f->path, 1);
+    cv_store_close(s);
+    umask(old);
+}
+
+static void test_store_missing_dir(void **state)
+{
+    fixture *f = *state;
+    char p[192];
+    cv_store *s = NULL;
+    snprintf(p, sizeof(p), "%s/nope/camvault.db", f->dir);
+    assert_int_equal(cv_store_open(&s, p), -ENOENT);
+    assert_null(s);
+    /* Parent is a file, not a directory. */
+    FILE *fp = fopen(f->path, "w");
+    assert_non_null(fp);
+    fclose(fp);
+    snprintf(p, sizeof(p), "%s/x.db", f->path);
+    assert_int_equal(cv_store_open(&s, p), -ENOTDIR);
+    assert_int_equal(cv_store_open(&s, ""), -EINVAL);
+    assert_int_equal(cv_store_open(&s, NULL), -EINVAL);
+}
+
+static void test_store_reopen_keeps_data(void **state)
+{
+    fixture *f = *state;
+    cv_store *s = open_ok(f);
+    cv_camera_rec a = push_rec("one"), b = pull_rec("two", "rtsps://cam:322/x"), out;
+    cv_id ida, idb;
+    assert_int_equal(cv_store_camera_add(s, &a, &ida), 0);
+    assert_int_equal(cv_store_camera_add(s, &b, &idb), 0);
+    assert_int_equal(cv_store_camera_remove(s, &ida), 0);
+    cv_store_close(s);
+
+    s = open_ok(f);
+    assert_int_equal(cv_store_camera_get(s, &idb, &out), 0);
+    assert_string_equal(out.name, "two");
+    assert_string_equal(out.pull_url, "rtsps://cam:322/x");
+    assert_int_equal(cv_store_camera_get(s, &ida, &out), -ENOENT);
+    cv_camera_rec *list = NULL;
+    size_t n = 0;
+    assert_int_equal(cv_store_camera_list(s, &list, &n), 0);
+    assert_int_equal(n, 1);
+    free(list);
+    cv_store_close(s);
+
+    /* The schema version is recorded, and the tombstone kept. */
+    sqlite3 *db = NULL;
+    sqlite3_stmt *st = NULL;
+    assert_int_equal(sqlite3_open_v2(f->path, &db, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
+    assert_int_equal(sqlite3_prepare_v2(db, "PRAGMA user_version", -1, &st, NULL), SQLITE_OK);
+    assert_int_equal(sqlite3_step(st), SQLITE_ROW);
+    assert_true(sqlite3_column_int(st, 0) >= 1);
+    sqlite3_finalize(st);
+    assert_int_equal(sqlite3_prepare_v2(db,
+        "SELECT count(*) FROM cameras WHERE removed_us IS NOT NULL", -1, &st, NULL), SQLITE_OK);
+    assert_int_equal(sqlite3_step(st), SQLITE_ROW);
+    assert_int_equal(sqlite3_column_int(st, 0), 1);
+    sqlite3_finalize(st);
+    assert_int_equal(sqlite3_prepare_v2(db, "PRAGMA journal_mode", -1, &st, NULL), SQLITE_OK);
+    assert_int_equal(sqlite3_step(st), SQLITE_ROW);
+    assert_string_equal((const char *)sqlite3_column_text(st, 0), "wal");
+    sqlite3_finalize(st);
+    sqlite3_close(db);
+}
+
+static void test_store_refuses_newer_schema(void **state)
+{
+    fixture *f = *state;
+    cv_store *s = open_ok(f);
+    cv_store_close(s);
+
+    sqlite3 *db = NULL;
+    assert_int_equal(sqlite3_open_v2(f->path, &db, SQLITE_OPEN_READWRITE, NULL), SQLITE_OK);
+    assert_int_equal(sqlite3_exec(db, "PRAGMA user_version = 999", NULL, NULL, NULL), SQLITE_OK);
+    sqlite3_close(db);
+
+    s = NULL;
+    assert_int_equal(cv_store_open(&s, f->path), -EPROTONOSUPPORT);
+    assert_null(s);
+}
+
+static void test_store_rejects_malformed_row(void **state)
+{
+    fixture *f = *state;
+    cv_store *s = open_ok(f);
+    cv_camera_rec in = push_rec("ok"), out;
+    cv_id id;
+    assert_int_equal(cv_store_camera_add(s, &in, &id), 0);
+
+    /* Someone edits the file by hand and bypasses the CHECKs. */
+    sqlite3 *db = NULL;
+    assert_int_equal(sqlite3_open_v2(f->path, &db, SQLITE_OPEN_READWRITE, NULL), SQLITE_OK);
+    assert_int_equal(sqlite3_exec(db,
+        "PRAGMA ignore_check_constraints = ON;"
+        "UPDATE cameras SET name = replace(hex(zeroblob(100)), '0', 'x')", NULL, NULL, NULL), SQLITE_OK);
+    sqlite3_close(db);
+
+    assert_int_equal(cv_store_camera_get(s, &id, &out), -EIO);
+    cv_camera_rec *list = NULL;
+    size_t n = 7;
+    assert_int_equal(cv_store_camera_list(s, &list, &n), -EIO);
+    assert_null(list);
+    assert_int_equal(n, 0);
+    cv_store_close(s);
+}
+
+static int id_cmp(const void *a, const void *b) { return memcmp(a, b, CV_ID_BYTES); }
+
+static void test_store_ids_distinct(void **state)
+{
+    enum { N = 1000 };
+    fixture *f = *state;
+    cv_store *s = open_ok(f);
+    cv_id *ids = calloc(N, sizeof(*ids));
+    assert_non_null(ids);
+
+    /* One transaction would be faster, but the API commits per add; keep
+     * this honest and let WAL + synchronous=NORMAL make it cheap. */
+    for (int i = 0; i < N; i++) {
+        char name[32];
+        snprintf(name, sizeof(name), "cam-%04d", i);
+        cv_camera_rec in = push_rec(name);
+        assert_int_equal(cv_store_camera_add(s, &in, &ids[i]), 0);
+        assert_false(cv_id_is_zero(&ids[i]));
+        if (i % 2)
+            assert_int_equal(cv_store_camera_remove(s, &ids[i]), 0);
+    }
+    qsort(ids, N, sizeof(*ids), id_cmp);
+    for (int i = 1; i < N; i++)
+        assert_true(memcmp(&ids[i - 1], &ids[i], CV_ID_BYTES) != 0);
+
+    /* Every id is 128 random bits: over 1000 ids each of the 16 bytes
+     * should take many values, and all 128 bits should vary. */
+    uint8_t or_bits[CV_ID_BYTES] = {0}, and_bits[CV_ID_BYTES];
+    memset(and_bits, 0xff, sizeof(and_bits));
+    for (int i = 0; i < N; i++)
+        for (int j = 0; j < CV_ID_BYTES; j++) {
+            or_bits[j] |= ids[i].b[j];
+            and_bits[j] &= ids[i].b[j];
+        }
+    for (int j = 0; j < CV_ID_BYTES; j++) {
+        assert_int_equal(or_bits[j], 0xff);
+        assert_int_equal(and_bits[j], 0x00);
+    }
+
+    cv_camera_rec *list = NULL;
+    size_t n = 0;
+    assert_int_equal(cv_store_camera_list(s, &list, &n), 0);
+    assert_int_equal(n, N / 2);
+    for (size_t i = 0; i < n; i++) {
+        char want[32];
+        snprintf(want, sizeof(want), "cam-%04zu", i * 2);
+        assert_string_equal(list[i].name, want);
+        assert_non_null(bsearch(&list[i].id, ids, N, sizeof(*ids), id_cmp));
+    }
+    free(list);
+    free(ids);
+    cv_store_close(s);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(test_store_add_get_list_remove, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_store_find_name, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_store_name_unique_among_live, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_store_constraint_codes, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_store_rejects_invalid_names, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_store_rejects_invalid_urls, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_store_data_version_two_connections, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_store_file_mode_0600, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_store_missing_dir, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_store_reopen_keeps_data, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_store_refuses_newer_schema, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_store_rejects_malformed_row, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_store_ids_distinct, setup, teardown),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
