@@ -182,6 +182,22 @@ static int parse_header_line(cv_str line, cv_rtsp_msg *msg, head_state *st)
     return 0;
 }
 
+/* Rejects an incomplete line early when it already cannot become valid, so
+ * that binary garbage (a TLS ClientHello, RTP sent to the wrong port) is
+ * refused at once instead of after CV_RTSP_MAX_HEAD bytes. */
+static int check_partial(const uint8_t *p, size_t n, bool start_line)
+{
+    if (start_line && n > 0 && p[0] != '\r' && !is_tchar(p[0]))
+        return -EBADMSG;
+    for (size_t i = 0; i < n; i++) {
+        if (p[i] == '\r' && i + 1 == n)
+            break;
+        if (is_ctl(p[i]) && p[i] != '\t')
+            return -EBADMSG;
+    }
+    return 0;
+}
+
 int cv_rtsp_parse(const uint8_t *buf, size_t len, cv_rtsp_msg *msg)
 {
     memset(msg, 0, sizeof(*msg));
@@ -198,14 +214,23 @@ int cv_rtsp_parse(const uint8_t *buf, size_t len, cv_rtsp_msg *msg)
     head_state st = {0};
     for (;;) {
         const uint8_t *nl = memchr(buf + pos, '\n', lim - pos);
-        if (!nl)
+        if (!nl) {
+            int res = check_partial(buf + pos, lim - pos, !have_start);
+            if (res < 0)
+                return res;
             return len > CV_RTSP_MAX_HEAD ? -EMSGSIZE : 0;
+        }
         size_t end = (size_t)(nl - buf);
         size_t le = end;
         if (le > pos && buf[le - 1] == '\r')
             le--;
         cv_str line = {(const char *)buf + pos, le - pos};
         pos = end + 1;
+        /* A bare CR or other CTL anywhere in a line is refused here, before
+         * any trimming could hide it. */
+        for (size_t k = 0; k < line.len; k++)
+            if (is_ctl((unsigned char)line.p[k]) && line.p[k] != '\t')
+                return -EBADMSG;
         int res;
         if (!have_start) {
             /* Robustness (RFC 7826 20.2.2): ignore empty lines before a

@@ -42,6 +42,7 @@
 #define DEFAULT_BACKOFF_MAX_US 30000000
 #define DEFAULT_TIMEOUT_US 10000000
 #define DEFAULT_SESSION_TIMEOUT_S 60
+#define MAX_CONFIG_US (3600LL * 1000000) /* cap on configured delays */
 #define RR_INTERVAL_US 5000000
 #define GOOD_SESSION_US 10000000      /* a session this long resets the backoff */
 #define UDP_RCVBUF (2 * 1024 * 1024)
@@ -361,9 +362,8 @@ static void sess_unref(sess *s)
 
 static void on_handle_closed(uv_handle_t *h) { sess_unref(h->data); }
 
-static void close_handle(sess *s, uv_handle_t *h)
+static void close_handle(uv_handle_t *h)
 {
-    (void)s;
     if (!uv_is_closing(h))
         uv_close(h, on_handle_closed);
 }
@@ -410,13 +410,13 @@ static void sess_close(sess *s, bool teardown)
         send_teardown(s);
     if (s->gai_pending)
         uv_cancel((uv_req_t *)&s->gai);
-    close_handle(s, (uv_handle_t *)&s->tick);
+    close_handle((uv_handle_t *)&s->tick);
     if (s->tcp_init)
-        close_handle(s, (uv_handle_t *)&s->tcp);
+        close_handle((uv_handle_t *)&s->tcp);
     for (size_t i = 0; i < CV_MAX_TRACKS; i++)
         for (int j = 0; j < 2; j++)
             if (s->t[i].udp_init[j])
-                close_handle(s, (uv_handle_t *)&s->t[i].udp[j]);
+                close_handle((uv_handle_t *)&s->t[i].udp[j]);
 }
 
 static void sess_fail(sess *s, const char *fmt, ...)
@@ -428,6 +428,9 @@ static void sess_fail(sess *s, const char *fmt, ...)
     va_start(ap, fmt);
     vsnprintf(p->stats.last_error, sizeof(p->stats.last_error), fmt, ap);
     va_end(ap);
+    for (char *c = p->stats.last_error; *c; c++) /* reason phrases come from the camera */
+        if ((unsigned char)*c < 0x20 || (unsigned char)*c >= 0x7f)
+            *c = '?';
     CV_WARN("%p: %s: %s", (void *)p, p->pub, p->stats.last_error);
     bool good = s->got_media && s->last_media_us - s->first_media_us > GOOD_SESSION_US;
     sess_close(s, true);
@@ -743,13 +746,23 @@ static void send_keepalive(sess *s)
     send_request(s, REQ_KEEPALIVE, s->get_parameter ? "GET_PARAMETER" : "OPTIONS", s->play_uri, "");
 }
 
+/* AUTO: the camera refused TCP. Before any SETUP succeeded there is no RTSP
+ * session yet, so SETUP again over UDP on this connection (the camera keeps
+ * its prepared media; a new connection could find it still tearing down);
+ * otherwise redo the whole session over UDP. Once UDP played, reconnects go
+ * straight to UDP. */
 static void fallback_udp(sess *s, int status)
 {
     cv_puller *p = s->p;
-    CV_INFO("%p: %s: camera refused TCP transport (%d), retrying over UDP", (void *)p, p->pub, status);
+    CV_INFO("%p: %s: camera refused TCP transport (%d), switching to UDP", (void *)p, p->pub, status);
+    if (!s->session_id[0] && s->setup_i == 0) {
+        s->udp = true;
+        send_setup(s);
+        return;
+    }
+    p->auto_udp = true;
     snprintf(p->stats.last_error, sizeof(p->stats.last_error), "SETUP over TCP refused: %d", status);
     sess_close(s, true);
-    p->auto_udp = true;
     start_session(p);
 }
 
@@ -780,7 +793,7 @@ static void on_unauthorized(sess *s, const cv_rtsp_msg *m)
     }
     if (s->have_auth) {
         if (!stale || s->stale_used) {
-            sess_fail(s, "%s: 401 Unauthorized (wrong user or password?)", s->req_method);
+            sess_fail(s, "%s: 401 Unauthorized (credentials refused)", s->req_method);
             return;
         }
         s->stale_used = true;
@@ -978,6 +991,8 @@ static void on_play(sess *s, const cv_rtsp_msg *m)
     s->next_ka_us = now + (int64_t)s->session_timeout_s * 1000000 / 2;
     s->next_rr_us = now + RR_INTERVAL_US;
     p->stats.sessions++;
+    if (s->udp && p->transport == CV_PULLER_TRANSPORT_AUTO)
+        p->auto_udp = true;
     char codecs[64] = "";
     size_t off = 0;
     for (size_t i = 0; i < s->nt && off < sizeof(codecs); i++) {
@@ -1322,11 +1337,12 @@ int cv_puller_start(cv_puller **out, uv_loop_t *loop, cv_stream *stream, const c
     }
     p->loop = loop;
     p->transport = cfg->transport;
-    p->backoff_min_us = cfg->backoff_min_us > 0 ? cfg->backoff_min_us : DEFAULT_BACKOFF_MIN_US;
-    p->backoff_max_us = cfg->backoff_max_us > 0 ? cfg->backoff_max_us : DEFAULT_BACKOFF_MAX_US;
+    /* Capped so that doubling and jitter arithmetic cannot overflow. */
+    p->backoff_min_us = cfg->backoff_min_us > 0 ? CV_MIN(cfg->backoff_min_us, MAX_CONFIG_US) : DEFAULT_BACKOFF_MIN_US;
+    p->backoff_max_us = cfg->backoff_max_us > 0 ? CV_MIN(cfg->backoff_max_us, MAX_CONFIG_US) : DEFAULT_BACKOFF_MAX_US;
     if (p->backoff_max_us < p->backoff_min_us)
         p->backoff_max_us = p->backoff_min_us;
-    p->timeout_us = cfg->timeout_us > 0 ? cfg->timeout_us : DEFAULT_TIMEOUT_US;
+    p->timeout_us = cfg->timeout_us > 0 ? CV_MIN(cfg->timeout_us, MAX_CONFIG_US) : DEFAULT_TIMEOUT_US;
     p->backoff_us = p->backoff_min_us;
     if ((rc = uv_timer_init(loop, &p->retry)) < 0)
         goto err;

@@ -137,6 +137,8 @@ static int parse_m(cv_str v, cv_sdp *out, track_state *st, int *cur, char *err, 
         if (static_pts[k].pt != pt)
             continue;
         t->codec = static_pts[k].codec;
+        if (t->codec != CV_CODEC_UNKNOWN && cv_codec_is_video(t->codec) != (kind == CV_MEDIA_VIDEO))
+            t->codec = CV_CODEC_UNKNOWN; /* e.g. "m=video 0 RTP/AVP 8" */
         t->clock_rate = static_pts[k].rate;
         t->channels = static_pts[k].channels;
         copy_trunc(out->encoding[idx], sizeof(out->encoding[idx]), cv_str_from(static_pts[k].name));
@@ -374,7 +376,7 @@ static int parse_attr(cv_str v, cv_sdp *out, track_state *st, int cur, char *err
             return fail(err, errcap, "bad fmtp");
         if (params.len > SDP_MAX_FMTP)
             return fail(err, errcap, "fmtp too long");
-        if (pt == out->tracks[cur].payload_type && !st[cur].has_fmtp) {
+        if (pt == out->tracks[cur].payload_type && !st[cur].has_fmtp && params.len) {
             st[cur].fmtp = params;
             st[cur].has_fmtp = true;
         }

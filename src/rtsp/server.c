@@ -63,6 +63,9 @@ struct conn {
     uint8_t *rbuf;
     size_t rlen, rcap;
     bool closing;
+    bool draining;           /* answered an error: discard input until the peer closes */
+    int64_t drain_since_us;
+    uv_shutdown_t shutdown;
     int open_handles;
     session *sess;
     uint64_t bad_packets;
@@ -96,6 +99,7 @@ typedef struct {
 } wreq;
 
 static void conn_close(conn *c, const char *why);
+static void conn_linger(conn *c, const char *why);
 static void sess_free(conn *c);
 
 /* ---------------------------------------------------------------- writing */
@@ -724,6 +728,10 @@ static void on_record(conn *c, const cv_rtsp_msg *m)
         reply(c, m->cseq, 200, NULL);
         return;
     }
+    if (c->srv->cfg.camera_check(c->srv->cfg.ctx, &s->camera, true) != 0) {
+        reply(c, m->cseq, 404, NULL); /* removed since ANNOUNCE */
+        return;
+    }
     cv_track_info tracks[CV_MAX_TRACKS];
     size_t n = 0;
     for (size_t i = 0; i < s->ntracks; i++) {
@@ -781,6 +789,10 @@ static void on_play(conn *c, const cv_rtsp_msg *m)
     }
     if (s->active) {
         reply(c, m->cseq, 200, "Range: npt=0.000-\r\n");
+        return;
+    }
+    if (c->srv->cfg.camera_check(c->srv->cfg.ctx, &s->camera, false) != 0) {
+        reply(c, m->cseq, 404, NULL); /* removed since SETUP */
         return;
     }
     uint32_t mask = 0;
@@ -954,7 +966,7 @@ static void on_udp_recv(uv_udp_t *h, ssize_t nread, const uv_buf_t *buf, const s
 static void process(conn *c)
 {
     size_t off = 0;
-    while (off < c->rlen && !c->closing) {
+    while (off < c->rlen && !c->closing && !c->draining) {
         const uint8_t *p = c->rbuf + off;
         size_t len = c->rlen - off;
         if (p[0] == '$') {
@@ -984,14 +996,14 @@ static void process(conn *c)
                                                                              : "parse error",
                     status);
             reply(c, -1, status, NULL);
-            conn_close(c, "malformed request");
+            conn_linger(c, "malformed request");
             return;
         }
         if (!m.is_response)
             handle_request(c, &m);
         off += (size_t)rc;
     }
-    if (c->closing)
+    if (c->closing || c->draining)
         return;
     if (off) {
         memmove(c->rbuf, c->rbuf + off, c->rlen - off);
@@ -1003,6 +1015,8 @@ static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
 {
     conn *c = h->data;
     (void)suggested;
+    if (c->draining)
+        c->rlen = 0;
     if (c->rcap - c->rlen < 2048 && c->rcap < RBUF_MAX) {
         size_t cap = CV_MIN(c->rcap * 2, (size_t)RBUF_MAX);
         uint8_t *p = realloc(c->rbuf, cap);
@@ -1024,15 +1038,17 @@ static void on_read(uv_stream_t *st, ssize_t nread, const uv_buf_t *buf)
     }
     if (nread == 0)
         return;
+    if (c->draining)
+        return; /* the answer is sent; what follows is discarded */
     c->rlen += (size_t)nread;
     c->last_activity_us = cv_now_us();
     process(c);
-    if (!c->closing && c->rlen == c->rcap) {
+    if (!c->closing && !c->draining && c->rlen == c->rcap) {
         /* A full buffer that does not parse is an oversized message. */
         c->srv->stats.bad_requests++;
         CV_WARN("%p: message from %s exceeds %d bytes; closing", (void *)c, c->peer, RBUF_MAX);
         reply(c, -1, 413, NULL);
-        conn_close(c, "message too large");
+        conn_linger(c, "message too large");
     }
 }
 
@@ -1074,10 +1090,37 @@ static void conn_close(conn *c, const char *why)
     uv_close((uv_handle_t *)&c->tcp, handle_closed);
 }
 
+static void on_shutdown(uv_shutdown_t *req, int status)
+{
+    (void)req;
+    (void)status; /* the peer's EOF or the drain deadline closes the connection */
+}
+
+/* Closes gracefully after an error answer: send what is queued, then FIN,
+ * and read (discarding) until the peer closes, so the peer sees the status
+ * instead of a reset caused by its own unread bytes. */
+static void conn_linger(conn *c, const char *why)
+{
+    if (c->closing || c->draining)
+        return;
+    CV_INFO("%p: ending connection from %s: %s", (void *)c, c->peer, why);
+    c->draining = true;
+    c->drain_since_us = cv_now_us();
+    sess_free(c);
+    c->rlen = 0;
+    if (uv_shutdown(&c->shutdown, (uv_stream_t *)&c->tcp, on_shutdown) < 0)
+        conn_close(c, why);
+}
+
 static void on_tick(uv_timer_t *t)
 {
     conn *c = t->data;
     int64_t now = cv_now_us();
+    if (c->draining) {
+        if (now - c->drain_since_us > 2000000)
+            conn_close(c, "peer did not close after an error answer");
+        return;
+    }
     int64_t timeout = (int64_t)c->srv->cfg.session_timeout_s * 1000000;
     if (!c->sess) {
         if (now - c->last_activity_us > IDLE_NO_SESSION_US)

@@ -80,6 +80,27 @@ static void start_puller(cv_server *s, known_cam *k, const cv_camera_rec *r)
     }
 }
 
+typedef struct {
+    const cv_camera_rec *recs;
+    size_t n;
+    cv_id *gone;
+    size_t ngone;
+} live_ids;
+
+static void collect_gone(void *ctx, cv_stream *st)
+{
+    live_ids *l = ctx;
+    const cv_id *id = cv_stream_camera(st);
+    for (size_t i = 0; i < l->n; i++)
+        if (cv_id_eq(&l->recs[i].id, id))
+            return;
+    cv_id *g = realloc(l->gone, (l->ngone + 1) * sizeof(*g));
+    if (!g)
+        return;
+    l->gone = g;
+    l->gone[l->ngone++] = *id;
+}
+
 /* Brings live state in line with the store: new pull cameras start pulling,
  * removed cameras lose their stream and every session. */
 static void reconcile(cv_server *s)
@@ -118,18 +139,21 @@ static void reconcile(cv_server *s)
             start_puller(s, k, r);
     }
     for (size_t j = 0; j < s->ncams; j++) {
-        if (kept[j])
+        if (kept[j] || !s->cams[j].puller)
             continue;
-        bool still = false;
-        for (size_t i = 0; i < n; i++)
-            still |= cv_id_eq(&recs[i].id, &s->cams[j].id);
-        if (still) { /* source changed: stop the old puller only */
-            if (s->cams[j].puller)
-                cv_puller_stop(s->cams[j].puller);
-        } else {
-            stop_cam(s, &s->cams[j], "removed");
-        }
+        /* Its source changed or it is gone: stop the old puller. */
+        cv_puller_stop(s->cams[j].puller);
+        s->cams[j].puller = NULL;
     }
+    /* Anything live that the store no longer has goes, including cameras
+     * added and removed between two passes. */
+    live_ids gone = {recs, n, NULL, 0};
+    cv_registry_foreach(s->reg, collect_gone, &gone);
+    for (size_t j = 0; j < gone.ngone; j++) {
+        known_cam k = {.id = gone.gone[j]};
+        stop_cam(s, &k, "removed");
+    }
+    free(gone.gone);
     free(kept);
     free(s->cams);
     s->cams = next;

@@ -88,8 +88,20 @@ static void done(sqlite3_stmt *st)
     sqlite3_clear_bindings(st);
 }
 
+/* Names end up in CLI tables, logs and web pages: refuse the invisible
+ * characters that break lines or reorder text (bidi spoofing), the BOM and
+ * the U+FFFE/U+FFFF noncharacters. ZWJ/ZWNJ stay (emoji, Indic scripts). */
+static bool printable_format(uint32_t cp)
+{
+    if (cp == 0x200e || cp == 0x200f || cp == 0x2028 || cp == 0x2029 || cp == 0xfeff)
+        return false;
+    if ((cp >= 0x202a && cp <= 0x202e) || (cp >= 0x2066 && cp <= 0x2069))
+        return false;
+    return cp != 0xfffe && cp != 0xffff;
+}
+
 /* Strict UTF-8 (no overlongs, surrogates or code points past U+10FFFF) with
- * no C0/C1 control characters or DEL. */
+ * no C0/C1 control characters, DEL or the characters above. */
 static bool name_valid(const char *p, size_t len)
 {
     if (len < 1 || len > NAME_MAX_LEN)
@@ -126,6 +138,8 @@ static bool name_valid(const char *p, size_t len)
         if (cp >= 0xd800 && cp <= 0xdfff)
             return false;
         if (cp < 0x20 || (cp >= 0x7f && cp <= 0x9f))
+            return false;
+        if (!printable_format(cp))
             return false;
         s += n;
     }

@@ -88,7 +88,7 @@ def test_stalled_viewer_does_not_delay_others(server, procs):
             worst = max(worst, now - last)
             last = now
             frames += 1
-    assert srv.find(r"too slow"), "the stalled viewer was never dropped to a keyframe\n" + srv.log()[-3000:]
+    wait_for(lambda: srv.find(r"too slow"), 5, "the stalled viewer to be dropped to a keyframe")
     wait_for(lambda: srv.find(r"viewer stalled|wrote nothing"), 20, "the stalled viewer to be disconnected")
     assert frames > 50
     assert worst < 1.0 * SLOW, f"the healthy viewer waited {worst:.2f}s for a frame"
@@ -139,8 +139,8 @@ def test_camera_removed_while_watched(server, procs):
     except (ConnectionError, socket.timeout):
         pass
     elapsed = time.monotonic() - t0
-    assert elapsed < 3 * SLOW, f"viewer of a removed camera kept its stream {elapsed:.1f}s"
-    assert srv.find(rf"camera {cam['id']} removed")
+    assert elapsed < 3 * SLOW, f"viewer of a removed camera kept its stream {elapsed:.1f}s\n" + srv.log()[-3000:]
+    wait_for(lambda: srv.find(rf"camera {cam['id']} removed"), 5, "the removal to be logged")
     # Its id is gone for good: DESCRIBE is 404, publishing is refused.
     c = Client("127.0.0.1", srv.port)
     assert c.request("DESCRIBE", srv.url(cam["id"])).status == 404

@@ -33,9 +33,9 @@ def frames(url, seconds=3, transport="tcp"):
 def test_pull_camera_and_watch(server, procs, auth, transport, codec, audio):
     port = free_port()
     _, url = start_camera(procs, port, "--codec", codec, "--audio", audio, "--auth", auth,
-                          "--user", "admin", "--pass", "s3cret pass")
+                          "--user", "admin", "--pass", "s3cret@pass")
     if auth != "none":
-        url = url.replace("rtsp://", "rtsp://admin:s3cret%20pass@")
+        url = url.replace("rtsp://", "rtsp://admin:s3cret%40pass@")
     srv = server()
     cam = srv.add_camera("pulled", pull=url, transport=transport)
     wait_for(lambda: srv.find(rf"camera {cam['id']}.*(is live|pulling)"), 20, "the puller to start")
@@ -84,6 +84,6 @@ def test_wrong_password_is_reported_and_retried(server, procs):
     port = free_port()
     _, url = start_camera(procs, port, "--auth", "digest", "--user", "admin", "--pass", "right")
     srv = server()
-    srv.add_camera("locked", pull=url.replace("rtsp://", "rtsp://admin:wrong@"))
+    srv.add_camera("locked", pull=url.replace("rtsp://", "rtsp://admin:Wr0ngPa55@"))
     wait_for(lambda: srv.count(r"401") >= 2, 30, "two failed attempts with backoff")
-    assert "wrong" not in srv.log()
+    assert "Wr0ngPa55" not in srv.log()

@@ -315,6 +315,24 @@ static void test_depack_audio_aac_oversized_fragment_dropped(void **state)
     fx_free(fx);
 }
 
+static void test_depack_audio_aac_reset_forgets_fragment(void **state)
+{
+    cv_track_info t = aac_track(asc_48k_stereo, sizeof(asc_48k_stereo), 48000);
+    fixture *fx = fx_new(&t);
+    uint8_t pl[64];
+    uint16_t big[] = {40};
+    uint16_t small[] = {6};
+    assert_int_equal(push(fx, false, 1, 0, pl, aac_pkt(pl, big, 1, 20)), 0); /* 20 of 40 */
+    cv_rtp_depack_reset(fx->d);
+    /* The rest of that AU now has no start: with M=1 it cannot be a first fragment. */
+    assert_int_equal(push(fx, true, 2, 0, pl, aac_pkt(pl, big, 1, 20)), -EBADMSG);
+    assert_int_equal(push(fx, true, 9, 5000, pl, aac_pkt(pl, small, 1, 6)), 0);
+    assert_int_equal(fx->out.n, 1);
+    assert_int_equal(fx->out.f[0]->meta.pts, 5000);
+    assert_au(fx->out.f[0], 6, 1);
+    fx_free(fx);
+}
+
 static void test_depack_audio_aac_lbr_and_defaults(void **state)
 {
     /* AAC-lbr: 6-bit sizes, 2-bit indexes, one byte per header. */
@@ -465,6 +483,7 @@ int main(void)
         cmocka_unit_test(test_depack_audio_aac_malformed_packets),
         cmocka_unit_test(test_depack_audio_aac_fragment_overflow_is_malformed),
         cmocka_unit_test(test_depack_audio_aac_oversized_fragment_dropped),
+        cmocka_unit_test(test_depack_audio_aac_reset_forgets_fragment),
         cmocka_unit_test(test_depack_audio_aac_lbr_and_defaults),
         cmocka_unit_test(test_depack_audio_unsupported_codec),
         cmocka_unit_test(test_depack_audio_opus_one_packet_one_frame),

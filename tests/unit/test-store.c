@@ -245,6 +245,11 @@ static void test_store_rejects_invalid_names(void **state)
         "lone cont \x80",
         "truncated \xe2\x82",
         "bad cont \xe2\x28\xa1",
+        "line\xe2\x80\xa8sep",         /* U+2028 */
+        "rlo \xe2\x80\xae gnp.exe",     /* U+202E bidi override */
+        "isolate \xe2\x81\xa6x",        /* U+2066 */
+        "bom \xef\xbb\xbf",             /* U+FEFF */
+        "nonchar \xef\xbf\xbf",         /* U+FFFF */
     };
     cv_id id;
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
@@ -262,6 +267,7 @@ static void test_store_rejects_invalid_names(void **state)
 
     static const char *const good[] = {
         "a", "Front door", "Caf\xc3\xa9", "\xe7\x8e\x84\xe9\x96\xa2", "cam \xf0\x9f\x93\xb7",
+        "family \xf0\x9f\x91\xa8\xe2\x80\x8d\xf0\x9f\x91\xa9", /* ZWJ sequence */
         "quote ' and \" ; DROP TABLE cameras; --",
     };
     for (size_t i = 0; i < sizeof(good) / sizeof(good[0]); i++) {
