@@ -3,7 +3,6 @@
 #include <ctype.h>
 #include <sodium.h>
 #include <string.h>
-#include <strings.h>
 #include <time.h>
 
 int64_t cv_now_us(void)
@@ -26,7 +25,19 @@ bool cv_str_eq(cv_str a, cv_str b) { return a.len == b.len && memcmp(a.p, b.p, a
 
 bool cv_str_ieq(cv_str a, cv_str b)
 {
-    return a.len == b.len && (a.len == 0 || strncasecmp(a.p, b.p, a.len) == 0);
+    /* Byte by byte: strncasecmp would stop at an embedded NUL from the network. */
+    if (a.len != b.len)
+        return false;
+    for (size_t i = 0; i < a.len; i++) {
+        unsigned char x = (unsigned char)a.p[i], y = (unsigned char)b.p[i];
+        if (x >= 'A' && x <= 'Z')
+            x = (unsigned char)(x + 32);
+        if (y >= 'A' && y <= 'Z')
+            y = (unsigned char)(y + 32);
+        if (x != y)
+            return false;
+    }
+    return true;
 }
 
 bool cv_str_ieq_c(cv_str a, const char *b) { return cv_str_ieq(a, cv_str_from(b)); }

@@ -23,10 +23,10 @@ bool cv_codec_is_video(cv_codec c) { return c == CV_CODEC_H264 || c == CV_CODEC_
 
 uint8_t cv_track_out_pt(const cv_track_info *t, size_t i)
 {
-    bool mono8k = t->clock_rate == 8000 && t->channels <= 1;
+    bool mono8k = (t->clock_rate == 8000 || t->clock_rate == 0) && t->channels <= 1;
     if (t->codec == CV_CODEC_PCMU && mono8k)
         return 0;
     if (t->codec == CV_CODEC_PCMA && mono8k)
         return 8;
-    return (uint8_t)(96 + i);
+    return (uint8_t)(96 + i % 32);
 }

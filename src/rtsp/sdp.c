@@ -436,15 +436,8 @@ int cv_sdp_parse(const char *sdp, size_t len, cv_sdp *out, char *err, size_t err
     return 0;
 }
 
-uint8_t cv_sdp_out_pt(const cv_track_info *t, size_t i)
-{
-    bool g711_mono = (t->clock_rate == 8000 || t->clock_rate == 0) && t->channels <= 1;
-    if (t->codec == CV_CODEC_PCMU && g711_mono)
-        return 0;
-    if (t->codec == CV_CODEC_PCMA && g711_mono)
-        return 8;
-    return (uint8_t)(96 + i % 32);
-}
+/* One rule for the SDP and the packetizer: see cv_track_out_pt. */
+uint8_t cv_sdp_out_pt(const cv_track_info *t, size_t i) { return cv_track_out_pt(t, i); }
 
 /* Appends s without control characters or spaces (it lands inside an SDP
  * line), or fallback when nothing is left. */
