@@ -24,7 +24,7 @@ void cv_sbuf_reset(cv_sbuf *b)
 static bool grow(cv_sbuf *b, size_t extra)
 {
     size_t need;
-    if (b->oom || __builtin_add_overflow(b->len, extra + 1, &need)) {
+    if (b->oom || __builtin_add_overflow(b->len, extra, &need) || __builtin_add_overflow(need, 1, &need)) {
         b->oom = true;
         return false;
     }
@@ -35,8 +35,12 @@ static bool grow(cv_sbuf *b, size_t extra)
     if (need <= b->cap)
         return true;
     size_t cap = b->cap ? b->cap : 256;
-    while (cap < need)
-        cap *= 2;
+    while (cap < need) {
+        if (__builtin_mul_overflow(cap, 2, &cap)) {
+            cap = need; /* doubling would wrap: ask for exactly what is needed */
+            break;
+        }
+    }
     char *p = realloc(b->p, cap);
     if (!p) {
         b->oom = true;
