@@ -10,31 +10,12 @@
 
 #include <cmocka.h>
 
+#include "depack-fixture.h"
+
 #include "base/util.h"
 #include "rtp/depack.h"
 #include "rtp/pack.h"
 #include "rtp/rtp.h"
-
-#define MAX_OUT 64
-
-typedef struct {
-    cv_frame *f[MAX_OUT];
-    size_t n;
-} sink;
-
-static void on_frame(void *ctx, cv_frame *f)
-{
-    sink *s = ctx;
-    assert_true(s->n < MAX_OUT);
-    s->f[s->n++] = cv_frame_ref(f);
-}
-
-static void sink_clear(sink *s)
-{
-    for (size_t i = 0; i < s->n; i++)
-        cv_frame_unref(s->f[i]);
-    s->n = 0;
-}
 
 typedef struct {
     cv_rtp_depack *d;
@@ -84,12 +65,7 @@ static int push(fixture *fx, bool m, uint16_t seq, uint32_t ts, const void *pl, 
     return cv_rtp_depack_push(fx->d, fx->pkt, 12 + n, on_frame, &fx->out);
 }
 
-static cv_rtp_depack_stats stats(fixture *fx)
-{
-    cv_rtp_depack_stats st;
-    cv_rtp_depack_get_stats(fx->d, &st);
-    return st;
-}
+static cv_rtp_depack_stats stats(fixture *fx) { return depack_stats(fx->d); }
 
 /* AAC-hbr payload: AU headers for sizes[], then data bytes (AU k filled with k+1). */
 static size_t aac_pkt(uint8_t *pl, const uint16_t *sizes, size_t n, size_t data_len)

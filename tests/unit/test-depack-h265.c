@@ -9,31 +9,12 @@
 
 #include <cmocka.h>
 
+#include "depack-fixture.h"
+
 #include "base/util.h"
 #include "rtp/depack.h"
 #include "rtp/pack.h"
 #include "rtp/rtp.h"
-
-#define MAX_OUT 64
-
-typedef struct {
-    cv_frame *f[MAX_OUT];
-    size_t n;
-} sink;
-
-static void on_frame(void *ctx, cv_frame *f)
-{
-    sink *s = ctx;
-    assert_true(s->n < MAX_OUT);
-    s->f[s->n++] = cv_frame_ref(f);
-}
-
-static void sink_clear(sink *s)
-{
-    for (size_t i = 0; i < s->n; i++)
-        cv_frame_unref(s->f[i]);
-    s->n = 0;
-}
 
 typedef struct {
     cv_rtp_depack *d;
@@ -71,29 +52,7 @@ static int push(fixture *fx, bool m, uint16_t seq, uint32_t ts, const void *pl, 
     return cv_rtp_depack_push(fx->d, fx->pkt, 12 + n, on_frame, &fx->out);
 }
 
-static size_t lp(uint8_t *out, const uint8_t *const *nals, const size_t *lens, size_t count)
-{
-    size_t o = 0;
-    for (size_t i = 0; i < count; i++) {
-        cv_wr_be32(out + o, (uint32_t)lens[i]);
-        memcpy(out + o + 4, nals[i], lens[i]);
-        o += 4 + lens[i];
-    }
-    return o;
-}
-
-static void assert_frame(const cv_frame *f, const uint8_t *exp, size_t len)
-{
-    assert_int_equal(cv_frame_len(f), len);
-    assert_memory_equal(cv_frame_data(f), exp, len);
-}
-
-static cv_rtp_depack_stats stats(fixture *fx)
-{
-    cv_rtp_depack_stats st;
-    cv_rtp_depack_get_stats(fx->d, &st);
-    return st;
-}
+static cv_rtp_depack_stats stats(fixture *fx) { return depack_stats(fx->d); }
 
 static const uint8_t vps[] = {0x40, 0x01, 0x0c, 0x01, 0xff, 0xff};
 static const uint8_t sps[] = {0x42, 0x01, 0x01, 0x01, 0x60, 0x00};
