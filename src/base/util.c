@@ -21,7 +21,7 @@ int64_t cv_wall_us(void)
 
 cv_str cv_str_from(const char *s) { return (cv_str){s, s ? strlen(s) : 0}; }
 
-bool cv_str_eq(cv_str a, cv_str b) { return a.len == b.len && memcmp(a.p, b.p, a.len) == 0; }
+bool cv_str_eq(cv_str a, cv_str b) { return a.len == b.len && (a.len == 0 || memcmp(a.p, b.p, a.len) == 0); }
 
 bool cv_str_ieq(cv_str a, cv_str b)
 {

@@ -1,6 +1,11 @@
 #include "hub/registry.h"
 
 #include <stdlib.h>
+#include <string.h>
+
+/* Camera ids are 128 bits from a CSPRNG, chosen by the server, never by a
+ * client: their first 32 bits are already a uniform hash. */
+#define HASH_FUNCTION(keyptr, keylen, hashv) memcpy(&(hashv), (keyptr), sizeof(hashv))
 #include <uthash.h>
 
 typedef struct {

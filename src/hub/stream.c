@@ -163,7 +163,7 @@ static bool same_layout(const cv_stream *s, const cv_track_info *tracks, size_t 
     for (size_t i = 0; i < n; i++) {
         const cv_track_info *a = &s->tracks[i].info, *b = &tracks[i];
         if (a->kind != b->kind || a->codec != b->codec || a->clock_rate != b->clock_rate ||
-            a->channels != b->channels)
+            CV_MAX(a->channels, 1) != CV_MAX(b->channels, 1))
             return false;
         if (a->codec == CV_CODEC_AAC &&
             (a->aac_config_len != b->aac_config_len || memcmp(a->aac_config, b->aac_config, a->aac_config_len)))
@@ -180,6 +180,19 @@ int cv_stream_attach(cv_stream *s, const void *source, const cv_track_info *trac
         return -EINVAL;
     bool keep = s->ntracks && same_layout(s, tracks, n);
     if (!keep) {
+        /* Build every packetizer before touching any state, so a refused
+         * attach leaves the stream as it was. */
+        cv_rtp_packer *packers[CV_MAX_TRACKS] = {0};
+        for (size_t i = 0; i < n; i++) {
+            packers[i] = cv_rtp_packer_new(tracks[i].codec, cv_track_out_pt(&tracks[i], i), s->tracks[i].ssrc,
+                                           (uint16_t)randombytes_uniform(0x10000), s->lim.mtu);
+            if (!packers[i]) {
+                CV_WARN("stream %s: no packetizer for %s", s->camera_hex, cv_codec_name(tracks[i].codec));
+                for (size_t k = 0; k < i; k++)
+                    cv_rtp_packer_free(packers[k]);
+                return -ENOTSUP;
+            }
+        }
         if (s->nsubs)
             CV_INFO("stream %s: tracks changed, closing %u viewer(s)", s->camera_hex, s->nsubs);
         close_all(s, "camera tracks changed");
@@ -195,12 +208,7 @@ int cv_stream_attach(cv_stream *s, const void *source, const cv_track_info *trac
             track *t = &s->tracks[i];
             t->info = tracks[i];
             t->pt = cv_track_out_pt(&tracks[i], i);
-            t->packer = cv_rtp_packer_new(tracks[i].codec, t->pt, t->ssrc,
-                                          (uint16_t)randombytes_uniform(0x10000), s->lim.mtu);
-            if (!t->packer) {
-                CV_WARN("stream %s: no packetizer for %s", s->camera_hex, cv_codec_name(tracks[i].codec));
-                return -ENOTSUP;
-            }
+            t->packer = packers[i];
             if (s->video < 0 && tracks[i].kind == CV_MEDIA_VIDEO)
                 s->video = (int)i;
         }
@@ -223,6 +231,12 @@ int cv_stream_attach(cv_stream *s, const void *source, const cv_track_info *trac
     }
     for (size_t i = 0; i < n; i++)
         s->tracks[i].have_ts = false; /* rebase timestamps on the new source */
+    /* A returning camera may resume mid-GOP: viewers kept across the
+     * reconnect resume at its first keyframe, not on slices that refer to
+     * pictures of the previous connection. */
+    for (cv_sub *sub = s->subs; sub; sub = sub->next)
+        if (s->video >= 0 && (sub->mask & (1u << s->video)))
+            sub->skipping = true;
     pre_clear(s);
     s->source = source;
     s->stats.online = true;
@@ -259,8 +273,19 @@ static void offer(cv_sub *sub, cv_frame *f, bool from_prebuffer)
         return;
     }
 
-    bool full = sub->count == PENDING_CAP || sub->queued_bytes + cost > s->lim.queue_bytes ||
-                (sub->count && now - sub->ring[sub->head].enq_us > s->lim.queue_age_us);
+    /* The ring's capacity binds everyone, the prebuffer included; the byte
+     * and age bounds apply to live frames, and an empty queue takes any one
+     * frame, however large, so no frame size can wedge a viewer. */
+    if (sub->count == PENDING_CAP) {
+        if (!sub->skipping && s->video >= 0 && (sub->mask & (1u << s->video))) {
+            sub->skipping = true;
+            sub->stats.skips++;
+        }
+        sub->stats.dropped++;
+        return;
+    }
+    bool full = sub->count && (sub->queued_bytes + cost > s->lim.queue_bytes ||
+                               now - sub->ring[sub->head].enq_us > s->lim.queue_age_us);
     if (!from_prebuffer && full) {
         if (!sub->skipping && s->video >= 0 && (sub->mask & (1u << s->video))) {
             sub->skipping = true;
@@ -377,8 +402,10 @@ int cv_stream_publish(cv_stream *s, const void *source, cv_frame *f)
         CV_ERROR("SECURITY: stream %s refused a frame from another camera", s->camera_hex);
         return -EPERM;
     }
-    if (!source || source != s->source || f->meta.track >= s->ntracks || f->rtp)
+    if (!source || source != s->source || f->meta.track >= s->ntracks || f->rtp) {
+        s->stats.refused_frames++;
         return -EINVAL;
+    }
     track *t = &s->tracks[f->meta.track];
     if ((f->meta.flags & CV_FRAME_PARAMS) && cv_codec_is_video(t->info.codec))
         cv_nal_update_params(&t->info, cv_frame_data(f), cv_frame_len(f));
@@ -492,10 +519,15 @@ void cv_sub_start(cv_sub *sub)
         return;
     sub->started = true;
     cv_stream *s = sub->stream;
-    /* Hold references: a sink may complete or close synchronously. */
     size_t n = s->npre;
-    if (!n)
+    if (!n) {
+        /* Nothing decodable to start from: wait for the next keyframe
+         * rather than hand the viewer slices it cannot decode. */
+        if (s->video >= 0 && (sub->mask & (1u << s->video)))
+            sub->skipping = true;
         return;
+    }
+    /* Hold references: a sink may complete or close synchronously. */
     cv_frame **copy = malloc(n * sizeof(*copy));
     if (!copy)
         return;

@@ -49,6 +49,7 @@ typedef struct {
     uint64_t frames_in;
     uint64_t bytes_in;
     uint64_t foreign_frames;  /* refused: provenance was another camera */
+    uint64_t refused_frames;  /* refused: not the attached source, unknown track, already stamped */
     uint32_t viewers;
     bool online;
     int64_t last_frame_wall_us;
@@ -70,7 +71,8 @@ const cv_id *cv_stream_camera(const cv_stream *s);
 /* --- source side --- */
 
 /* Attaches a source with its tracks (copied). Returns 0; -EBUSY when another
- * source is attached; -EINVAL for no or too many tracks. When the tracks
+ * source is attached; -EINVAL for no or too many tracks; -ENOTSUP when a
+ * codec has no packetizer (the stream is left unchanged). When the tracks
  * differ in kind or codec from the previous source's, current viewers are
  * closed (their session description is stale); otherwise they continue with
  * continuous RTP sequence numbers and timestamps. */
@@ -106,7 +108,8 @@ void cv_stream_get_stats(const cv_stream *s, cv_stream_stats *out);
  * delivered before cv_sub_start. Returns a subscription owned by the caller
  * (release with cv_sub_free), or NULL. */
 cv_sub *cv_stream_subscribe(cv_stream *s, uint32_t track_mask, const cv_sink_ops *ops, void *ctx);
-/* Starts delivery: the prebuffer (from the latest keyframe) at once, then live frames. */
+/* Starts delivery: the prebuffer (from the latest keyframe) at once, then
+ * live frames. Without a prebuffer, video viewers start at the next keyframe. */
 void cv_sub_start(cv_sub *sub);
 /* The viewer finished (or failed) the oldest write it queued. */
 void cv_sub_written(cv_sub *sub);

@@ -589,6 +589,10 @@ static int open_udp_pair(conn *c, sess_track *t, int *ports)
         int namelen = sizeof(sa);
         uv_udp_getsockname(u, (struct sockaddr *)&sa, &namelen);
         ports[k] = ntohs(((struct sockaddr_in *)&sa)->sin_port);
+        /* A keyframe arrives as a burst of datagrams: give the kernel room
+         * for a whole one (best effort; capped by net.core.rmem_max). */
+        int rcvbuf = 2 << 20;
+        (void)uv_recv_buffer_size((uv_handle_t *)u, &rcvbuf);
         if ((rc = uv_udp_recv_start(u, udp_alloc, on_udp_recv)) < 0)
             return rc;
     }

@@ -18,6 +18,35 @@
 #include "base/sbuf.h"
 #include "base/util.h"
 
+/* The sbuf cases ask for absurd allocations on purpose: under ASan they must
+ * fail like malloc does (NULL), not abort the process. */
+#if defined(__SANITIZE_ADDRESS__)
+const char *__asan_default_options(void);
+const char *__asan_default_options(void) { return "allocator_may_return_null=1"; }
+#endif
+
+/* Runs fn in a child (bounded by an alarm) so that a crash or a hang fails
+ * this case instead of the whole suite. Returns true when fn returned true. */
+static bool child_ok(bool (*fn)(void))
+{
+    fflush(NULL);
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        /* cmocka's handlers would longjmp back into the parent's harness. */
+        static const int sigs[] = {SIGSEGV, SIGBUS, SIGILL, SIGFPE, SIGABRT, SIGSYS};
+        for (size_t i = 0; i < CV_ARRAY_LEN(sigs); i++)
+            signal(sigs[i], SIG_DFL);
+        alarm(5);
+        _exit(fn() ? 0 : 1);
+    }
+    int st = 0;
+    assert_int_equal(waitpid(pid, &st, 0), pid);
+    if (WIFSIGNALED(st))
+        print_error("child died with signal %d\n", WTERMSIG(st));
+    return WIFEXITED(st) && WEXITSTATUS(st) == 0;
+}
+
 /* --- cv_str --- */
 
 static void test_util_str_from_and_eq(void **state)
@@ -30,14 +59,27 @@ static void test_util_str_from_and_eq(void **state)
     assert_false(cv_str_eq(s, CV_STR_LIT("ab")));
     assert_false(cv_str_eq(s, CV_STR_LIT("abcd")));
 
-    cv_str n = cv_str_from(NULL);
-    assert_int_equal(n.len, 0);
-    assert_true(cv_str_eq(n, CV_STR_LIT("")));
-    assert_true(cv_str_eq(cv_str_from(""), n));
+    assert_int_equal(cv_str_from(NULL).len, 0);
+    assert_true(cv_str_eq(cv_str_from(""), CV_STR_LIT("")));
 
     /* A view is bounded by its length, not by a NUL. */
     const char buf[] = {'a', 'b', 'c', 'X'};
     assert_true(cv_str_eq((cv_str){buf, 3}, CV_STR_LIT("abc")));
+}
+
+static bool eq_null_views(void)
+{
+    /* cv_str_from(NULL) is a valid empty view; comparing it must not hand
+     * NULL to memcmp (undefined even for length 0; UBSan aborts here). */
+    cv_str n = cv_str_from(NULL);
+    return cv_str_eq(n, CV_STR_LIT("")) && cv_str_eq(CV_STR_LIT(""), n) && cv_str_eq(n, n) &&
+           !cv_str_eq(n, CV_STR_LIT("a"));
+}
+
+static void test_util_str_eq_accepts_null_empty_view(void **state)
+{
+    (void)state;
+    assert_true(child_ok(eq_null_views));
 }
 
 static void test_util_str_ieq_is_ascii_case_insensitive(void **state)
@@ -54,6 +96,14 @@ static void test_util_str_ieq_is_ascii_case_insensitive(void **state)
     /* Bounded: the bytes after the view do not matter. */
     const char buf[] = {'A', 'B', 'z', 'z'};
     assert_true(cv_str_ieq_c((cv_str){buf, 2}, "ab"));
+    /* An embedded NUL (from the network) does not end the comparison. */
+    assert_false(cv_str_ieq((cv_str){"a\0b", 3}, (cv_str){"a\0c", 3}));
+    assert_true(cv_str_ieq((cv_str){"A\0B", 3}, (cv_str){"a\0b", 3}));
+    /* Only ASCII letters fold: not '@' vs '`', '[' vs '{', nor bytes >= 0x80. */
+    assert_false(cv_str_ieq(CV_STR_LIT("@"), CV_STR_LIT("`")));
+    assert_false(cv_str_ieq(CV_STR_LIT("["), CV_STR_LIT("{")));
+    assert_false(cv_str_ieq(CV_STR_LIT("\xc0"), CV_STR_LIT("\xe0")));
+    assert_true(cv_str_ieq(CV_STR_LIT("\xc0"), CV_STR_LIT("\xc0")));
 }
 
 static void test_util_str_trim(void **state)
@@ -517,28 +567,6 @@ static void test_sbuf_limit_sets_sticky_oom(void **state)
     cv_sbuf_free(&g);
 }
 
-/* Runs fn in a child (bounded by an alarm) so that a crash or a hang fails
- * this case instead of the whole suite. Returns true when fn returned true. */
-static bool child_ok(bool (*fn)(void))
-{
-    fflush(NULL);
-    pid_t pid = fork();
-    assert_true(pid >= 0);
-    if (pid == 0) {
-        /* cmocka's handlers would longjmp back into the parent's harness. */
-        static const int sigs[] = {SIGSEGV, SIGBUS, SIGILL, SIGFPE, SIGABRT, SIGSYS};
-        for (size_t i = 0; i < CV_ARRAY_LEN(sigs); i++)
-            signal(sigs[i], SIG_DFL);
-        alarm(5);
-        _exit(fn() ? 0 : 1);
-    }
-    int st = 0;
-    assert_int_equal(waitpid(pid, &st, 0), pid);
-    if (WIFSIGNALED(st))
-        print_error("child died with signal %d\n", WTERMSIG(st));
-    return WIFEXITED(st) && WEXITSTATUS(st) == 0;
-}
-
 static bool append_size_max(void)
 {
     cv_sbuf b;
@@ -582,6 +610,7 @@ int main(void)
         return 1;
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_util_str_from_and_eq),
+        cmocka_unit_test(test_util_str_eq_accepts_null_empty_view),
         cmocka_unit_test(test_util_str_ieq_is_ascii_case_insensitive),
         cmocka_unit_test(test_util_str_trim),
         cmocka_unit_test(test_util_str_to_u64_accepts_decimal),

@@ -530,6 +530,9 @@ static void test_codec_track_out_pt(void **state)
     t.channels = 1;
     t.clock_rate = 16000;
     assert_int_equal(cv_track_out_pt(&t, 2), 98);
+    /* No clock rate announced (static PT 0 in the SDP): G.711's 8000. */
+    t.clock_rate = 0;
+    assert_int_equal(cv_track_out_pt(&t, 2), 0);
 
     t.codec = CV_CODEC_PCMA;
     t.clock_rate = 8000;
@@ -546,6 +549,10 @@ static void test_codec_track_out_pt(void **state)
     t.payload_type = 0;
     assert_int_equal(cv_track_out_pt(&t, 0), 96);
     assert_int_equal(cv_track_out_pt(&t, CV_MAX_TRACKS - 1), 96 + CV_MAX_TRACKS - 1);
+    /* Always a dynamic type (96..127), whatever the index. */
+    assert_int_equal(cv_track_out_pt(&t, 31), 127);
+    assert_int_equal(cv_track_out_pt(&t, 32), 96);
+    assert_int_equal(cv_track_out_pt(&t, 1000), 96 + 1000 % 32);
     t.codec = CV_CODEC_H265;
     t.payload_type = 8;
     assert_int_equal(cv_track_out_pt(&t, 0), 96);
