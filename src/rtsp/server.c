@@ -1142,11 +1142,26 @@ static void on_tick(uv_timer_t *t)
     }
 }
 
+static void refused_closed(uv_handle_t *h) { free(h); }
+
 static void on_connection(uv_stream_t *server, int status)
 {
     cv_rtsp_server *srv = server->data;
     if (status < 0) {
         CV_WARN("accept: %s", uv_strerror(status));
+        return;
+    }
+    if ((int)srv->stats.connections >= srv->cfg.max_connections) {
+        /* Accept and close at once, so the backlog does not fill up. */
+        uv_tcp_t *t = malloc(sizeof(*t));
+        if (!t)
+            return;
+        uv_tcp_init(srv->loop, t);
+        (void)uv_accept(server, (uv_stream_t *)t);
+        uv_close((uv_handle_t *)t, refused_closed);
+        if (srv->stats.refused_connections++ % 1000 == 0)
+            CV_WARN("refusing connections: %d open is the limit (%llu refused so far)", srv->cfg.max_connections,
+                    (unsigned long long)srv->stats.refused_connections);
         return;
     }
     conn *c = calloc(1, sizeof(*c));
@@ -1211,6 +1226,8 @@ int cv_rtsp_server_start(cv_rtsp_server **out, uv_loop_t *loop, cv_registry *reg
     srv->cfg.bind_addr = srv->bind_addr;
     if (srv->cfg.session_timeout_s <= 0)
         srv->cfg.session_timeout_s = 60;
+    if (srv->cfg.max_connections <= 0)
+        srv->cfg.max_connections = 4096;
     struct sockaddr_storage sa;
     int rc = uv_ip4_addr(srv->bind_addr, cfg->port, (struct sockaddr_in *)&sa);
     if (rc < 0)

@@ -17,6 +17,7 @@ typedef struct {
     const char *bind_addr;     /* default "127.0.0.1" */
     int port;                  /* 0: ephemeral (see cv_rtsp_server_port) */
     int session_timeout_s;     /* default 60 */
+    int max_connections;       /* default 4096; further connections are refused */
     /* Does this camera exist, and may it be published / played? Returns 0,
      * or -ENOENT. Called on the loop thread; must not block for long. */
     int (*camera_check)(void *ctx, const cv_id *camera, bool publish);
@@ -28,6 +29,7 @@ typedef struct {
     uint32_t publishers;
     uint32_t viewers;
     uint64_t bad_requests;
+    uint64_t refused_connections;  /* over max_connections */
     uint64_t isolation_violations; /* frames refused at the last write: wrong camera */
 } cv_rtsp_server_stats;
 

@@ -16,6 +16,7 @@ void cv_config_defaults(cv_config *c)
     c->rtsp_port = 8554;
     c->http_port = 8080;
     c->session_timeout_s = 60;
+    c->max_connections = 4096;
     c->log_level = CV_LOG_INFO;
     cv_stream_limits_default(&c->limits);
 }
@@ -48,6 +49,7 @@ int cv_config_set(cv_config *c, const char *key, const char *v, char *err, size_
     INT_KEY("rtsp_port", 0, 65535, c->rtsp_port, 1)
     INT_KEY("http_port", 0, 65535, c->http_port, 1)
     INT_KEY("session_timeout", 5, 3600, c->session_timeout_s, 1)
+    INT_KEY("max_connections", 1, 1000000, c->max_connections, 1)
     INT_KEY("viewer_queue_kib", 64, 1 << 20, c->limits.queue_bytes, 1024)
     INT_KEY("viewer_queue_ms", 100, 60000, c->limits.queue_age_us, 1000)
     INT_KEY("viewer_stall_ms", 500, 600000, c->limits.stall_us, 1000)

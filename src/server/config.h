@@ -15,6 +15,7 @@ typedef struct {
     int rtsp_port;              /* default 8554; 0 = ephemeral */
     int http_port;              /* default 8080; 0 = ephemeral */
     int session_timeout_s;      /* default 60 */
+    int max_connections;        /* default 4096 */
     int log_level;              /* cv_log_level */
     cv_stream_limits limits;
 } cv_config;

@@ -194,6 +194,7 @@ int cv_server_start(cv_server **out, uv_loop_t *loop, const cv_config *cfg)
         .bind_addr = cfg->bind_addr,
         .port = cfg->rtsp_port,
         .session_timeout_s = cfg->session_timeout_s,
+        .max_connections = cfg->max_connections,
         .camera_check = camera_check,
         .ctx = s,
     };

@@ -201,3 +201,34 @@ def test_viewer_never_gets_frames_of_another_camera(healthy, procs):
             assert (payload[0] >> 1) & 0x3F in range(0, 50)
     assert len(ssrcs1) == 1 and len(ssrcs2) == 1 and ssrcs1 != ssrcs2
     v2.close()
+
+
+def test_connection_limit_refuses_extra_and_recovers(server):
+    srv = server(config={"max_connections": 3})
+    held = [Client("127.0.0.1", srv.port) for _ in range(3)]
+    for c in held:
+        assert c.request("OPTIONS", "*").status == 200
+    extra = socket.create_connection(("127.0.0.1", srv.port), timeout=5 * SLOW)
+    try:
+        extra.sendall(b"OPTIONS * RTSP/1.0\r\nCSeq: 1\r\n\r\n")
+        try:
+            got = extra.recv(4096)
+        except ConnectionResetError:
+            got = b""
+        assert got == b"", "a connection over the limit was served"
+    finally:
+        extra.close()
+    wait_for(lambda: srv.find(r"refusing connections: 3 open is the limit"), 5, "the refusal to be logged")
+    held.pop().close()
+
+    def served():
+        c = Client("127.0.0.1", srv.port)
+        try:
+            return c.request("OPTIONS", "*").status == 200
+        except (ConnectionError, OSError):
+            return False
+        finally:
+            c.close()
+    wait_for(served, 10, "a freed slot to be usable again")
+    for c in held:
+        c.close()
