@@ -41,23 +41,41 @@ static void server_stopped(void *ctx)
     uv_walk(a->loop, close_walk, NULL);
 }
 
+static void finish_stop(app *a)
+{
+    if (a->server)
+        cv_server_stop(a->server, server_stopped, a);
+    else
+        uv_walk(a->loop, close_walk, NULL);
+}
+
+static void on_kill_timer(uv_timer_t *t)
+{
+    app *a = t->data;
+    if (a->ffmpeg_running) {
+        CV_WARN("demo camera did not stop; killing it");
+        uv_process_kill(&a->ffmpeg, SIGKILL);
+    }
+}
+
 static void app_stop(app *a, const char *why)
 {
     if (a->stopping)
         return;
     a->stopping = true;
     CV_INFO("stopping (%s)", why);
-    if (a->demo) {
-        uv_timer_stop(&a->respawn);
-        if (a->ffmpeg_running)
-            uv_process_kill(&a->ffmpeg, SIGTERM);
-    }
     uv_signal_stop(&a->sigint);
     uv_signal_stop(&a->sigterm);
-    if (a->server)
-        cv_server_stop(a->server, server_stopped, a);
-    else
-        uv_walk(a->loop, close_walk, NULL);
+    if (a->demo) {
+        uv_timer_stop(&a->respawn);
+        if (a->ffmpeg_running) {
+            /* Wait for the camera to exit (on_ffmpeg_exit) so nothing outlives us. */
+            uv_process_kill(&a->ffmpeg, SIGTERM);
+            uv_timer_start(&a->respawn, on_kill_timer, 3000, 0);
+            return;
+        }
+    }
+    finish_stop(a);
 }
 
 static void on_signal(uv_signal_t *s, int signum)
@@ -74,8 +92,11 @@ static void on_ffmpeg_exit(uv_process_t *p, int64_t status, int sig)
     app *a = p->data;
     a->ffmpeg_running = false;
     uv_close((uv_handle_t *)p, NULL);
-    if (a->stopping)
+    if (a->stopping) {
+        uv_timer_stop(&a->respawn);
+        finish_stop(a);
         return;
+    }
     CV_WARN("demo camera (ffmpeg) exited (status %lld, signal %d); restarting in %lld ms", (long long)status, sig,
             (long long)a->backoff_ms);
     uv_timer_start(&a->respawn, on_respawn, (uint64_t)a->backoff_ms, 0);

@@ -63,7 +63,8 @@ class Server:
         env = dict(os.environ)
         self.proc = subprocess.Popen(self.args(), stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
                                      stderr=subprocess.STDOUT, env=env, text=True, errors="replace")
-        threading.Thread(target=self._pump, daemon=True).start()
+        self.pump = threading.Thread(target=self._pump, daemon=True)
+        self.pump.start()
         m = wait_for(lambda: self.find(r"rtsp listening on [\d.:a-f]+:(\d+)"), 20, "camvault to listen")
         self.port = int(m.group(1))
         wait_for(lambda: self.find(r"\bready\b"), 10, "camvault ready")
@@ -125,7 +126,7 @@ class Server:
                 self.proc.kill()
                 self.proc.wait()
                 raise AssertionError("camvault did not stop within its deadline after SIGTERM\n" + self.log()[-4000:])
-        time.sleep(0.05)
+        self.pump.join(timeout=10 * SLOW)  # the log is complete only at EOF
         log = self.log()
         for mark in SANITIZER_MARKS:
             assert mark not in log, f"sanitizer report in camvault log:\n{log[-6000:]}"
@@ -199,7 +200,8 @@ class Proc:
         self.p = subprocess.Popen(args, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
                                   stderr=subprocess.STDOUT, text=True, errors="replace", **kw)
         self.out = []
-        threading.Thread(target=self._pump, daemon=True).start()
+        self.pump = threading.Thread(target=self._pump, daemon=True)
+        self.pump.start()
 
     def _pump(self):
         for line in self.p.stdout:
@@ -212,7 +214,10 @@ class Proc:
         return self.p.poll() is None
 
     def wait(self, timeout):
-        return self.p.wait(timeout=timeout * SLOW)
+        """Waits for exit and for the last of its output to be read."""
+        rc = self.p.wait(timeout=timeout * SLOW)
+        self.pump.join(timeout=10 * SLOW)
+        return rc
 
     def stop(self, sig=signal.SIGTERM):
         if self.p.poll() is None:
