@@ -111,12 +111,17 @@ def test_twenty_simultaneous_viewers(server, procs):
     assert srv.alive()
 
 
-def test_gstreamer_rtspsrc_plays(server, procs):
+@pytest.mark.parametrize("protocol", ["tcp", "udp"])
+def test_gstreamer_rtspsrc_plays_video_and_audio(server, procs, protocol):
     srv = server()
     cam = srv.add_camera("gst")
-    push_camera(procs, make_clip("h264_only"), cam["ingest_url"])
+    push_camera(procs, make_clip("h264_aac"), cam["ingest_url"])
     wait_live(srv, cam["id"])
-    r = subprocess.run(["gst-launch-1.0", "-q", "rtspsrc", f"location={srv.url(cam['id'])}", "protocols=tcp",
-                        "!", "rtph264depay", "!", "h264parse", "!", "avdec_h264", "!", "fakesink", "num-buffers=50"],
+    # Both of rtspsrc's pads are linked and decoded; each sink ends after 50 buffers.
+    r = subprocess.run(["gst-launch-1.0", "-q", "rtspsrc", "name=s", f"location={srv.url(cam['id'])}",
+                        f"protocols={protocol}",
+                        "s.", "!", "rtph264depay", "!", "h264parse", "!", "avdec_h264", "!", "fakesink", "num-buffers=50",
+                        "s.", "!", "rtpmp4gdepay", "!", "aacparse", "!", "avdec_aac", "!", "fakesink", "num-buffers=50"],
                        capture_output=True, text=True, timeout=60 * SLOW)
     assert r.returncode == 0, r.stdout + r.stderr
+    wait_for(lambda: srv.find(rf"plays camera .*\({protocol.upper()}\)"), 5, f"a {protocol} session to be logged")
