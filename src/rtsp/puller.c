@@ -27,6 +27,7 @@
 #include "base/util.h"
 #include "rtp/depack.h"
 #include "rtp/rtcp.h"
+#include "rtp/reorder.h"
 #include "rtp/rtp.h"
 #include "rtsp/auth.h"
 #include "rtsp/msg.h"
@@ -75,6 +76,7 @@ typedef struct {
     char uri[CV_RTSP_MAX_URI];
     char encoding[32];
     cv_rtp_depack *depack;
+    cv_rtp_reorder *reorder; /* UDP: puts datagrams back in order before depack */
     int ch[2];               /* TCP: interleaved channels (RTP, RTCP) */
     uv_udp_t udp[2];         /* UDP: RTP, RTCP sockets */
     bool udp_init[2];
@@ -345,8 +347,10 @@ static void schedule_retry(cv_puller *p)
 static void sess_free(sess *s)
 {
     cv_puller *p = s->p;
-    for (size_t i = 0; i < s->nt; i++)
+    for (size_t i = 0; i < s->nt; i++) {
         cv_rtp_depack_free(s->t[i].depack);
+        cv_rtp_reorder_free(s->t[i].reorder);
+    }
     free(s->rbuf);
     free(s->ubuf);
     free(s);
@@ -603,6 +607,12 @@ static void send_rr(sess *s, ptrack *t)
 
 /* --- UDP --- */
 
+static void on_rtp_reordered(void *ctx, const uint8_t *pkt, size_t len)
+{
+    ptrack *t = ctx;
+    on_rtp(t->s, t, pkt, len);
+}
+
 static void on_udp_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
 {
     sess *s = h->data;
@@ -621,7 +631,8 @@ static void on_udp_recv(uv_udp_t *h, ssize_t nread, const uv_buf_t *buf, const s
     for (size_t i = 0; i < s->nt; i++) {
         ptrack *t = &s->t[i];
         if (h == &t->udp[0]) {
-            on_rtp(s, t, (const uint8_t *)buf->base, (size_t)nread);
+            cv_rtp_reorder_push(t->reorder, (const uint8_t *)buf->base, (size_t)nread, cv_now_us(), on_rtp_reordered,
+                                t);
             return;
         }
         if (h == &t->udp[1]) {
@@ -872,7 +883,14 @@ static void on_describe(sess *s, const cv_rtsp_msg *m)
             continue;
         }
         t->depack = cv_rtp_depack_new(ti, cv_stream_camera(p->stream), (uint8_t)s->nt);
+        t->reorder = cv_rtp_reorder_new(0);
+        if (!t->reorder) {
+            cv_rtp_depack_free(t->depack);
+            t->depack = NULL;
+        }
         if (!t->depack) {
+            cv_rtp_reorder_free(t->reorder);
+            t->reorder = NULL;
             CV_INFO("%p: %s: skipping %s track %zu: no depacketizer for %s", (void *)p, p->pub,
                     cv_media_kind_name(ti->kind), i, cv_codec_name(ti->codec));
             continue;

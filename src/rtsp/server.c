@@ -13,6 +13,7 @@
 #include "base/util.h"
 #include "rtp/depack.h"
 #include "rtp/rtcp.h"
+#include "rtp/reorder.h"
 #include "rtsp/msg.h"
 #include "rtsp/sdp.h"
 
@@ -34,6 +35,8 @@ typedef struct {
     struct sockaddr_storage peer[2];
     int stream_index;        /* index in the stream's track list, or -1 */
     cv_rtp_depack *depack;   /* publish */
+    cv_rtp_reorder *reorder; /* publish over UDP: puts datagrams back in order */
+    conn *owner;             /* for the reorder callback */
 } sess_track;
 
 typedef enum { MODE_NONE, MODE_PUBLISH, MODE_PLAY } sess_mode;
@@ -64,6 +67,7 @@ struct conn {
     size_t rlen, rcap;
     bool closing;
     bool draining;           /* answered an error: discard input until the peer closes */
+    const char *doom;        /* close once the current input is handled (never mid-callback) */
     int64_t drain_since_us;
     uv_shutdown_t shutdown;
     int open_handles;
@@ -329,6 +333,7 @@ static void sess_free(conn *c)
     for (size_t i = 0; i < CV_SDP_MAX_MEDIA; i++) {
         sess_track *t = &s->t[i];
         cv_rtp_depack_free(t->depack);
+        cv_rtp_reorder_free(t->reorder);
         for (int k = 0; k < 2; k++) {
             if (t->udp[k]) {
                 uv_udp_recv_stop(t->udp[k]);
@@ -776,6 +781,10 @@ static void on_record(conn *c, const cv_rtsp_msg *m)
         if (t->stream_index < 0)
             continue;
         t->depack = cv_rtp_depack_new(&s->sdp->tracks[i], &s->camera, (uint8_t)t->stream_index);
+        if (!t->tcp) {
+            t->reorder = cv_rtp_reorder_new(0);
+            t->owner = c;
+        }
     }
     s->active = true;
     c->srv->stats.publishers++;
@@ -905,8 +914,8 @@ static void bad_packet(conn *c, const char *what, int rc)
     if (c->bad_packets <= 5 || c->bad_packets % 1000 == 0)
         CV_WARN("%p: camera %s: malformed %s packet dropped (%s; %llu so far)", (void *)c,
                 c->sess ? c->sess->camera_hex : "?", what, strerror(-rc), (unsigned long long)c->bad_packets);
-    if (c->bad_packets >= MAX_BAD_PACKETS && !c->closing)
-        conn_close(c, "too many malformed packets");
+    if (c->bad_packets >= MAX_BAD_PACKETS)
+        c->doom = "too many malformed packets";
 }
 
 static void media_in(conn *c, sess_track *t, const uint8_t *p, size_t len)
@@ -916,6 +925,13 @@ static void media_in(conn *c, sess_track *t, const uint8_t *p, size_t len)
     int rc = cv_rtp_depack_push(t->depack, p, len, on_frame, c);
     if (rc < 0)
         bad_packet(c, "RTP", rc);
+}
+
+static void reordered_in(void *ctx, const uint8_t *p, size_t len)
+{
+    sess_track *t = ctx;
+    if (!t->owner->doom)
+        media_in(t->owner, t, p, len);
 }
 
 static void on_interleaved(conn *c, uint8_t ch, const uint8_t *p, size_t len)
@@ -958,10 +974,17 @@ static void on_udp_recv(uv_udp_t *h, ssize_t nread, const uv_buf_t *buf, const s
     if (s->mode != MODE_PUBLISH || !s->active)
         return;
     for (size_t i = 0; i < s->ntracks; i++) {
-        if (s->t[i].udp[0] == h) {
-            media_in(c, &s->t[i], (const uint8_t *)buf->base, (size_t)nread);
-            return;
-        }
+        sess_track *t = &s->t[i];
+        if (t->udp[0] != h)
+            continue;
+        if (t->reorder)
+            cv_rtp_reorder_push(t->reorder, (const uint8_t *)buf->base, (size_t)nread, c->last_activity_us,
+                                reordered_in, t);
+        else
+            media_in(c, t, (const uint8_t *)buf->base, (size_t)nread);
+        if (c->doom)
+            conn_close(c, c->doom);
+        return;
     }
 }
 
@@ -970,7 +993,7 @@ static void on_udp_recv(uv_udp_t *h, ssize_t nread, const uv_buf_t *buf, const s
 static void process(conn *c)
 {
     size_t off = 0;
-    while (off < c->rlen && !c->closing && !c->draining) {
+    while (off < c->rlen && !c->closing && !c->draining && !c->doom) {
         const uint8_t *p = c->rbuf + off;
         size_t len = c->rlen - off;
         if (p[0] == '$') {
@@ -1007,6 +1030,8 @@ static void process(conn *c)
             handle_request(c, &m);
         off += (size_t)rc;
     }
+    if (c->doom && !c->closing)
+        conn_close(c, c->doom);
     if (c->closing || c->draining)
         return;
     if (off) {
@@ -1134,6 +1159,14 @@ static void on_tick(uv_timer_t *t)
     /* A publisher's media and a TCP viewer's reads both count as life. */
     if (now - c->last_activity_us > timeout) {
         conn_close(c, "session timed out");
+        return;
+    }
+    if (c->sess->mode == MODE_PUBLISH && c->sess->active)
+        for (size_t i = 0; i < c->sess->ntracks; i++)
+            if (c->sess->t[i].reorder)
+                cv_rtp_reorder_flush_due(c->sess->t[i].reorder, now, reordered_in, &c->sess->t[i]);
+    if (c->doom) {
+        conn_close(c, c->doom);
         return;
     }
     if (c->sess->mode == MODE_PLAY && c->sess->active && now - c->last_sr_us >= SR_INTERVAL_US) {

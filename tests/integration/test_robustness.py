@@ -1,5 +1,6 @@
 """Bad input gets a clear status or a logged disconnect, and never disturbs
 other cameras or viewers."""
+import re
 import socket
 import struct
 import time
@@ -232,3 +233,78 @@ def test_connection_limit_refuses_extra_and_recovers(server):
     wait_for(served, 10, "a freed slot to be usable again")
     for c in held:
         c.close()
+
+
+def fu_a(nal, size):
+    """Splits one H.264 NAL into FU-A payloads of at most size bytes."""
+    hdr, body = nal[0], nal[1:]
+    parts = [body[i:i + size] for i in range(0, len(body), size)]
+    out = []
+    for k, part in enumerate(parts):
+        s = 0x80 if k == 0 else 0
+        e = 0x40 if k == len(parts) - 1 else 0
+        out.append(bytes([(hdr & 0xE0) | 28, s | e | (hdr & 0x1F)]) + part)
+    return out
+
+
+def reassemble_h264(payloads):
+    """NAL units from a viewer's RTP payloads (single NAL and FU-A)."""
+    nals, cur = [], None
+    for p in payloads:
+        t = p[0] & 0x1F
+        if t == 28:
+            if p[1] & 0x80:
+                cur = bytearray([(p[0] & 0xE0) | (p[1] & 0x1F)])
+            if cur is not None:
+                cur += p[2:]
+                if p[1] & 0x40:
+                    nals.append(bytes(cur))
+                    cur = None
+        elif 1 <= t <= 23:
+            nals.append(p)
+    return nals
+
+
+def test_udp_ingest_puts_reordered_packets_back_in_order(server):
+    srv = server()
+    cam = srv.add_camera("udp-reorder")
+    url = cam["ingest_url"]
+    udp = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    udp.bind(("127.0.0.1", 0))
+    port = udp.getsockname()[1]
+    pub = Client("127.0.0.1", srv.port)
+    try:
+        assert pub.request("ANNOUNCE", url, {"Content-Type": "application/sdp"}, GOOD_SDP.encode()).status == 200
+        r = pub.request("SETUP", url + "/streamid=0",
+                        {"Transport": f"RTP/AVP;unicast;client_port={port}-{port + 1};mode=record"})
+        assert r.status == 200
+        server_port = int(re.search(r"server_port=(\d+)", r.header("transport")).group(1))
+        assert pub.request("RECORD", url, {"Range": "npt=0.000-"}).status == 200
+        viewer = Client("127.0.0.1", srv.port)
+        assert viewer.play_tcp(srv.url(cam["id"])).status == 200
+
+        idr = bytes([0x65]) + bytes((i * 7 + 3) & 0xFF for i in range(6000))
+        frags = fu_a(idr, 1000)
+        pkts = [rtp(10 + k, f, marker=(k == len(frags) - 1), ts=9000) for k, f in enumerate(frags)]
+        order = [0, 2, 1, 4, 3, 5]  # neighbour pairs swapped on the way
+        assert sorted(order) == list(range(len(pkts)))
+        for k in order:
+            udp.sendto(pkts[k], ("127.0.0.1", server_port))
+        pslice = bytes([0x41, 0x9A, 0x02, 0x04])
+        udp.sendto(rtp(10 + len(pkts), pslice, ts=12600), ("127.0.0.1", server_port))
+
+        payloads = []
+        deadline = time.monotonic() + 10 * SLOW
+        while time.monotonic() < deadline:
+            ch, pkt = viewer.read_packet(timeout=10 * SLOW)
+            if ch == 0:
+                payloads.append(rtp_header(pkt)[5])
+                nals = reassemble_h264(payloads)
+                if len(nals) >= 2:
+                    break
+        nals = reassemble_h264(payloads)
+        assert nals[:2] == [idr, pslice], "the reordered keyframe did not arrive intact"
+        viewer.close()
+    finally:
+        pub.close()
+        udp.close()
