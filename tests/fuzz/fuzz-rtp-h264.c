@@ -14,6 +14,7 @@
 #include "rtp/depack.h"
 #include "rtp/pack.h"
 #include "rtp/rtcp.h"
+#include "rtp/reorder.h"
 #include "rtp/rtp.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
@@ -74,6 +75,21 @@ static void on_frame(void *ctx, cv_frame *f)
     cv_wire_free(w);
 }
 
+/* Reorder buffer oracle: every packet pushed comes out exactly once, or is
+ * counted as a duplicate, and goes on to a depacketizer. */
+typedef struct {
+    cv_rtp_depack *d;
+    repack *r;
+    uint64_t released;
+} reorder_sink;
+
+static void on_released(void *ctx, const uint8_t *pkt, size_t len)
+{
+    reorder_sink *rs = ctx;
+    rs->released++;
+    (void)cv_rtp_depack_push(rs->d, pkt, len, on_frame, rs->r);
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     if (size < 1)
@@ -111,6 +127,18 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             abort();
     }
 
+    repack rr = {.codec = CV_CODEC_H264};
+    cv_track_info th = tv;
+    th.codec = CV_CODEC_H264;
+    reorder_sink rs = {.d = cv_rtp_depack_new(&th, &cam, 3), .r = &rr};
+    rr.verify = cv_rtp_depack_new(&th, &cam, 3);
+    rr.packer = cv_rtp_packer_new(CV_CODEC_H264, 96, 0x1234, 1, mtu);
+    cv_rtp_reorder *ro = cv_rtp_reorder_new(40000);
+    if (!rs.d || !rr.verify || !rr.packer || !ro)
+        abort();
+    uint64_t pushed = 0;
+    int64_t now = 0;
+
     while (size >= 2) {
         size_t n = (size_t)data[0] << 8 | data[1];
         data += 2;
@@ -136,8 +164,20 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         (void)cv_rtcp_parse(pkt, n, &info);
         for (int i = 0; i < 3; i++)
             (void)cv_rtp_depack_push(d[i], pkt, n, on_frame, &r[i]);
+        now += 1000 * (int64_t)(n & 0x1f); /* 0..31 ms between datagrams */
+        cv_rtp_reorder_push(ro, pkt, n, now, on_released, &rs);
+        pushed++;
         free(pkt);
     }
+    cv_rtp_reorder_flush_due(ro, now + 3600 * 1000000LL, on_released, &rs);
+    cv_rtp_reorder_stats rst;
+    cv_rtp_reorder_get_stats(ro, &rst);
+    if (rs.released + rst.duplicates != pushed)
+        abort();
+    cv_rtp_reorder_free(ro);
+    cv_rtp_depack_free(rs.d);
+    cv_rtp_depack_free(rr.verify);
+    cv_rtp_packer_free(rr.packer);
 
     for (int i = 0; i < 3; i++) {
         cv_rtp_depack_stats st;
