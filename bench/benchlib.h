@@ -34,7 +34,7 @@ static BL_UNUSED int64_t bl_now_ns(void)
     return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
 }
 
-static BL_UNUSED void bl_die(const char *fmt, ...)
+static BL_UNUSED __attribute__((format(printf, 1, 2), noreturn)) void bl_die(const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);

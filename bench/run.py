@@ -142,11 +142,29 @@ class Child:
                 print(f"warning: stopping {c.name}: {e}", file=sys.stderr)
 
 
-def proc_cpu_s(pid):
-    """utime + stime of the whole process (all threads), in seconds."""
+def proc_cpu_stat_s(pid):
+    """utime + stime of the whole process (all threads) from /proc/PID/stat, in seconds (10 ms steps)."""
     with open(f"/proc/{pid}/stat") as f:
         fields = f.read().rsplit(")", 1)[1].split()
     return (int(fields[11]) + int(fields[12])) / CLK_TCK
+
+
+def proc_cpu_s(pid):
+    """CPU time of the whole process in seconds, to the nanosecond: the kernel's per-process CPU clock
+    (clock_getcpuclockid(pid), i.e. MAKE_PROCESS_CPUCLOCK(pid, CPUCLOCK_SCHED)), the same sum that
+    /proc/PID/stat reports as utime+stime but without the 10 ms tick steps, which matter at 1 viewer."""
+    try:
+        return time.clock_gettime(((~pid) << 3) | 2)
+    except OSError:
+        return proc_cpu_stat_s(pid)
+
+
+def sys_cpu():
+    """(busy, softirq) jiffies of the whole machine from /proc/stat."""
+    with open("/proc/stat") as f:
+        v = [int(x) for x in f.readline().split()[1:]]
+    idle = v[3] + v[4]
+    return sum(v[:8]) - idle, v[6]
 
 
 def proc_rss_kib(pid):
@@ -307,20 +325,23 @@ def window(pid, sink, warm, secs, extra=None):
     """Warm-up, then CPU of pid and bytes read by sink over secs seconds."""
     time.sleep(warm)
     la0 = loadavg()
-    io0 = proc_io(pid)
+    io0, sys0, st0 = proc_io(pid), sys_cpu(), proc_cpu_stat_s(pid)
     cpu0, m0 = proc_cpu_s(pid), mark(sink, "sink mark")
     e0 = extra() if extra else None
     time.sleep(secs)
     cpu1, m1 = proc_cpu_s(pid), mark(sink, "sink mark")
     e1 = extra() if extra else None
-    io1 = proc_io(pid)
+    io1, sys1, st1 = proc_io(pid), sys_cpu(), proc_cpu_stat_s(pid)
     dt = (m1[0] - m0[0]) / 1e9
     got = m1[1] - m0[1]
     cpu = cpu1 - cpu0
-    r = {"seconds": round(dt, 3), "cpu_s": round(cpu, 3), "bytes": got, "mbit_s": round(got * 8 / dt / 1e6, 2),
+    r = {"seconds": round(dt, 3), "cpu_s": round(cpu, 4), "cpu_s_stat": round(st1 - st0, 2), "bytes": got,
+         "mbit_s": round(got * 8 / dt / 1e6, 2),
          "cpu_s_per_gb": round(cpu / (got / 1e9), 4) if got else None,
-         "cpu_pct": round(100 * cpu / dt, 1), "open": m1[2], "closed_by_server": m1[3],
-         "frames": m1[5] - m0[5], "lost_pkts": m1[6] - m0[6], "lost_pkts_total": m1[6], "loadavg": la0}
+         "cpu_pct": round(100 * cpu / dt, 2), "open": m1[2], "closed_by_server": m1[3],
+         "frames": m1[5] - m0[5], "lost_pkts": m1[6] - m0[6], "lost_pkts_total": m1[6], "loadavg": la0,
+         "machine_busy_pct": round(100 * (sys1[0] - sys0[0]) / CLK_TCK / dt / (os.cpu_count() or 1), 1),
+         "machine_softirq_s": round((sys1[1] - sys0[1]) / CLK_TCK, 2)}
     if io0 and io1:
         r["write_syscalls"] = io1[1] - io0[1]
         r["read_syscalls"] = io1[0] - io0[0]
@@ -335,16 +356,17 @@ def camvault_phase(srv, url, n, warm, secs):
     sink = Child(f"sink-rtsp-{n}", [BIN / "sink", "rtsp", url, n], stdin=True)
     try:
         ready = sink.readline(60, "sink READY").split()
+        setup_s = time.monotonic() - t0
         r = window(srv.pid, sink, warm, secs)
         rss1 = proc_rss_kib(srv.pid)
         t1 = time.monotonic()
-        r.update(system="camvault", viewers=n, ready=int(ready[1]), failed=int(ready[2]),
+        r.update(system="camvault", viewers=n, ready=int(ready[1]), failed=int(ready[2]), setup_s=round(setup_s, 3),
                  rss_kib_before=rss0, rss_kib_during=rss1,
                  rss_kib_per_viewer=round((rss1 - rss0) / n, 1),
                  too_slow=srv.count(r"too slow", t0, t1), stalled=srv.count(r"stalled", t0, t1),
                  server_closed=srv.count(r"closing connection(?!.*peer closed)", t0, t1),
                  warnings=srv.count(r" (WARN|ERROR) ", t0, t1),
-                 sink_cpu_s=round(proc_cpu_s(sink.p.pid), 2))
+                 sink_cpu_s=round(proc_cpu_s(sink.p.pid), 3))
         if r["frames"] and n:
             r["writes_per_frame_per_viewer"] = round(r.get("write_syscalls", 0) / r["frames"], 3)
     finally:
@@ -366,7 +388,7 @@ def baseline_phase(srv, url, n, warm, secs):
         r.update(system="baseline", viewers=n, ready=int(ready[1]), failed=int(ready[2]),
                  rss_kib_during=proc_rss_kib(bl.p.pid),
                  sends=b1[3] - b0[3], baseline_drops=b1[4] - b0[4], frames_in=b1[1] - b0[1],
-                 sink_cpu_s=round(proc_cpu_s(sink.p.pid), 2))
+                 sink_cpu_s=round(proc_cpu_s(sink.p.pid), 3))
         if r["frames_in"]:
             r["writes_per_frame_per_viewer"] = round(r.get("write_syscalls", 0) / r["frames_in"] / n, 3)
     finally:
@@ -376,7 +398,31 @@ def baseline_phase(srv, url, n, warm, secs):
     return r
 
 
-def summarize(phases, viewers):
+def churn(srv, url, n, cycles):
+    """n viewers join, play 1 s and leave, cycles times; camvault's RSS at 0 viewers after each cycle.
+    Retained heap levels off after the first cycle; a leak would keep climbing."""
+    rows = []
+    for i in range(cycles):
+        t0 = time.monotonic()
+        sink = Child(f"sink-churn-{i}", [BIN / "sink", "rtsp", url, n], stdin=True)
+        try:
+            ready = sink.readline(60, "sink READY").split()
+            time.sleep(1.0)
+            during = proc_rss_kib(srv.pid)
+        finally:
+            sink.stop()
+        time.sleep(0.3)
+        rows.append({"cycle": i, "ready": int(ready[1]), "rss_kib_during": during,
+                     "rss_kib_after": proc_rss_kib(srv.pid),
+                     "server_closed": srv.count(r"closing connection(?!.*peer closed)", t0)})
+    out = {"viewers": n, "cycles": rows}
+    if len(rows) >= 5:  # fewer cycles: the heap is still settling, a slope would mislead
+        out["rss_kib_growth_per_cycle_after_first"] = round(
+            (rows[-1]["rss_kib_after"] - rows[1]["rss_kib_after"]) / (len(rows) - 2), 1)
+    return out
+
+
+def summarize(phases, viewers, idle_cpu_pct):
     out = {}
     for n in viewers:
         cv = [p for p in phases if p["system"] == "camvault" and p["viewers"] == n and p["cpu_s_per_gb"]]
@@ -386,17 +432,27 @@ def summarize(phases, viewers):
             xs = [p["cpu_s_per_gb"] for p in cv]
             s["camvault_s_per_gb"] = round(statistics.median(xs), 3)
             s["camvault_runs"] = xs
-            s["rss_kib_per_viewer"] = max(p["rss_kib_per_viewer"] for p in cv)
+            # Fan-out only: the CPU above the no-viewer (ingest) cost, per delivered GB (at 1 viewer
+            # the difference is below the noise, so it is left out).
+            if n >= 10:
+                s["camvault_fanout_s_per_gb"] = round(statistics.median(
+                    (p["cpu_s"] - idle_cpu_pct / 100 * p["seconds"]) / (p["bytes"] / 1e9) for p in cv), 3)
+            # The first phase of each N grows the heap; later ones reuse what the previous phase freed.
+            # With few viewers the difference drowns in heap noise, so only the largest N reports it.
+            if n == max(viewers) and n >= 50:
+                s["rss_kib_per_viewer"] = max(p["rss_kib_per_viewer"] for p in cv)
+            s["rss_kib_per_viewer_runs"] = [p["rss_kib_per_viewer"] for p in cv]
             s["too_slow"] = sum(p["too_slow"] for p in cv)
             s["closed_by_server"] = sum(p["closed_by_server"] for p in cv)
             s["lost_pkts"] = sum(p["lost_pkts"] for p in cv)
-            s["camvault_cpu_pct"] = statistics.median(p["cpu_pct"] for p in cv)
-            s["mbit_s"] = statistics.median(p["mbit_s"] for p in cv)
+            s["camvault_cpu_pct"] = round(statistics.median(p["cpu_pct"] for p in cv), 2)
+            s["mbit_s"] = round(statistics.median(p["mbit_s"] for p in cv), 1)
+            s["writes_per_frame_per_viewer"] = statistics.median(p.get("writes_per_frame_per_viewer", 0) for p in cv)
         if bl:
             xs = [p["cpu_s_per_gb"] for p in bl]
             s["baseline_s_per_gb"] = round(statistics.median(xs), 3)
             s["baseline_runs"] = xs
-            s["baseline_cpu_pct"] = statistics.median(p["cpu_pct"] for p in bl)
+            s["baseline_cpu_pct"] = round(statistics.median(p["cpu_pct"] for p in bl), 2)
         if cv and bl:
             pairs = [a["cpu_s_per_gb"] / b["cpu_s_per_gb"] for a, b in zip(cv, bl)]
             s["ratio"] = round(statistics.median(pairs), 2)
@@ -411,29 +467,48 @@ def fmt_runs(xs):
 
 def print_table(res):
     t = res["ttff"]
+    m, c = res["meta"], res["clip"]
     print()
-    print(f"camvault {res['meta']['camvault_buildtype']} build, {res['meta']['cpus']} CPUs, "
-          f"clip {res['clip']['width']}x{res['clip']['height']} {res['clip']['bitrate_bps'] / 1e6:.2f} Mbit/s, GOP 2 s")
+    print(f"camvault ({m['camvault_buildtype']} build), {m['cpus']} CPUs; camera {c['width']}x{c['height']} H.264 "
+          f"{c['bitrate_bps'] / 1e6:.2f} Mbit/s, 25 fps, GOP 2 s; camvault CPU with no viewer {res['idle_cpu_pct']}%")
     if "median_ms" in t:
         print(f"time to first decodable frame ({t['ok']}/{t['tries']} tries): median {t['median_ms']:.2f} ms, "
               f"p95 {t['p95_ms']:.2f} ms (min {t['min_ms']:.2f}, max {t['max_ms']:.2f}); "
-              f"{t['from_prebuffer']} from the prebuffer")
+              f"{t['from_prebuffer']} started from the prebuffer; the handshake (connect to PLAY reply) took "
+              f"{t['play_ms_median']:.2f} ms, the IDR (median {t['idr_bytes_median'] / 1000:.0f} kB) the rest")
     if "nopre_median_ms" in t:
-        print(f"  without a prebuffer (wait for the next live keyframe): median {t['nopre_median_ms']:.0f} ms, "
+        print(f"  a viewer without a prebuffer (waits for the next live keyframe): median {t['nopre_median_ms']:.0f} ms, "
               f"p95 {t['nopre_p95_ms']:.0f} ms")
     print()
-    print(f"{'viewers':>7} | {'camvault s/GB':>14} | {'baseline s/GB':>14} | {'ratio':>6} | "
-          f"{'cv CPU%':>7} | {'Mbit/s':>7} | {'RSS/viewer':>10} | drops")
+    hdr = (f"{'viewers':>7} | {'camvault s/GB':>13} | {'baseline s/GB':>13} | {'ratio':>5} | {'fan-out s/GB':>12} | "
+           f"{'cv CPU%':>7} | {'Mbit/s':>6} | {'RSS/viewer':>10} | writes/frame | drops")
+    print(hdr)
+    print("-" * len(hdr))
+
+    def f(v, spec):
+        width = "".join(ch for ch in spec.split(".")[0] if ch.isdigit())
+        return format(v, spec) if isinstance(v, (int, float)) else format("-", ">" + (width or "1"))
+
     for n, s in res["summary"].items():
-        cv = s.get("camvault_s_per_gb")
-        bl = s.get("baseline_s_per_gb")
-        print(f"{n:>7} | {cv if cv is not None else '-':>14} | {bl if bl is not None else '-':>14} | "
-              f"{s.get('ratio', '-'):>6} | {s.get('camvault_cpu_pct', '-'):>7} | {s.get('mbit_s', '-'):>7} | "
-              f"{str(s.get('rss_kib_per_viewer', '-')) + ' KiB':>10} | "
+        rss = s.get("rss_kib_per_viewer")
+        print(f"{n:>7} | {f(s.get('camvault_s_per_gb'), '13.3f')} | {f(s.get('baseline_s_per_gb'), '13.3f')} | "
+              f"{f(s.get('ratio'), '5.2f')} | {f(s.get('camvault_fanout_s_per_gb'), '12.3f')} | "
+              f"{f(s.get('camvault_cpu_pct'), '7.2f')} | {f(s.get('mbit_s'), '6.1f')} | "
+              f"{(f(rss, '.1f') + ' KiB') if rss is not None else '-':>10} | "
+              f"{f(s.get('writes_per_frame_per_viewer'), '12.3f')} | "
               f"too-slow {s.get('too_slow', 0)}, closed {s.get('closed_by_server', 0)}, lost pkts {s.get('lost_pkts', 0)}")
         if "camvault_runs" in s:
             print(f"{'':>7}   runs: camvault {fmt_runs(s['camvault_runs'])}; baseline {fmt_runs(s.get('baseline_runs', []))}; "
                   f"ratio {fmt_runs(s.get('ratio_runs', []))}")
+    ch = res.get("churn", {})
+    cyc = ch.get("cycles", [])
+    print(f"camvault RSS: {res['rss_kib_idle']} KiB idle, {res['rss_kib_end']} KiB at the end; "
+          f"server alive at the end: {res['server_alive_at_end']}")
+    if cyc:
+        print(f"churn ({len(cyc)} x {ch['viewers']} viewers joining and leaving): RSS at 0 viewers after each cycle "
+              + " ".join(str(c["rss_kib_after"]) for c in cyc) + " KiB"
+              + (f"; growth after the first cycle {ch['rss_kib_growth_per_cycle_after_first']} KiB/cycle"
+                 if "rss_kib_growth_per_cycle_after_first" in ch else ""))
     print()
 
 
@@ -442,8 +517,8 @@ def main():
     ap.add_argument("--build", default="build", help="meson build directory holding src/cli/camvault")
     ap.add_argument("--quick", action="store_true", help="about 1.5 minutes: fewer tries, shorter windows, one pair")
     ap.add_argument("--viewers", default="1,10,100")
-    ap.add_argument("--reps", type=int, help="camvault/baseline pairs per viewer count (default 2, quick 1)")
-    ap.add_argument("--window", type=float, help="seconds measured per phase (default 12, quick 5)")
+    ap.add_argument("--reps", type=int, help="camvault/baseline pairs per viewer count (default 3, quick 1)")
+    ap.add_argument("--window", type=float, help="seconds measured per phase (default 10, quick 5)")
     ap.add_argument("--warmup", type=float, help="seconds before each window (default 3, quick 2)")
     ap.add_argument("--ttff-tries", type=int, help="default 20, quick 8")
     ap.add_argument("--config", action="append", default=[], metavar="KEY=VALUE",
@@ -451,8 +526,8 @@ def main():
     ap.add_argument("--seed", type=int, default=None)
     ap.add_argument("--out", default=str(OUT / "results.json"))
     a = ap.parse_args()
-    reps = a.reps or (1 if a.quick else 2)
-    win = a.window or (5.0 if a.quick else 12.0)
+    reps = a.reps or (1 if a.quick else 3)
+    win = a.window or (5.0 if a.quick else 10.0)
     warm = a.warmup if a.warmup is not None else (2.0 if a.quick else 3.0)
     tries = a.ttff_tries or (8 if a.quick else 20)
     viewers = [int(x) for x in a.viewers.split(",") if x]
@@ -477,7 +552,10 @@ def main():
     res = {"meta": {"date": datetime.datetime.now().astimezone().isoformat(timespec="seconds"),
                     "cpus": os.cpu_count(), "kernel": os.uname().release,
                     "camvault": str(exe.relative_to(ROOT)) if exe.is_relative_to(ROOT) else str(exe),
-                    "camvault_buildtype": build_type(build), "quick": a.quick, "reps": reps,
+                    "camvault_buildtype": build_type(build),
+                    "camvault_built": datetime.datetime.fromtimestamp(exe.stat().st_mtime).astimezone().isoformat(
+                        timespec="seconds"),
+                    "quick": a.quick, "reps": reps,
                     "window_s": win, "warmup_s": warm, "seed": seed, "config": config,
                     "command": " ".join(["bench/run.py"] + sys.argv[1:])},
            "clip": clip_info()}
@@ -485,9 +563,14 @@ def main():
         git = subprocess.run(["git", "-C", str(ROOT), "rev-parse", "--short", "HEAD"], capture_output=True,
                              text=True, timeout=10)
         res["meta"]["git"] = git.stdout.strip()
+        st = subprocess.run(["git", "-C", str(ROOT), "status", "--porcelain", "--", "src"], capture_output=True,
+                            text=True, timeout=10)
+        res["meta"]["src_uncommitted"] = st.stdout.splitlines()
     except (OSError, subprocess.SubprocessError):
         pass
 
+    srv = None
+    error = None
     try:
         srv = Server(exe, OUT / "var", config)
         cam = srv.add_camera("bench-1080p")
@@ -498,7 +581,13 @@ def main():
         url = cam["rtsp_url"]
         time.sleep(2.5)  # a full GOP in the prebuffer
         res["rss_kib_idle"] = proc_rss_kib(srv.pid)
-        print(f"camvault pid {srv.pid} on 127.0.0.1:{srv.port}, camera live; RSS {res['rss_kib_idle']} KiB", flush=True)
+        # The fixed cost: the camera's ingest (read, depacketize, packetize once) with no viewer.
+        idle_s = 4.0 if a.quick else 8.0
+        c0, t0 = proc_cpu_s(srv.pid), time.monotonic()
+        time.sleep(idle_s)
+        res["idle_cpu_pct"] = round(100 * (proc_cpu_s(srv.pid) - c0) / (time.monotonic() - t0), 3)
+        print(f"camvault pid {srv.pid} on 127.0.0.1:{srv.port}, camera live; RSS {res['rss_kib_idle']} KiB, "
+              f"CPU with no viewer {res['idle_cpu_pct']}%", flush=True)
 
         print(f"time to first frame: {tries} tries at random GOP phases ...", flush=True)
         res["ttff"] = run_ttff(url, tries, seed)
@@ -519,15 +608,28 @@ def main():
                     phases.append(p)
                     print(f"{p['cpu_s_per_gb']} s/GB, {p['cpu_pct']}% CPU, {p['mbit_s']} Mbit/s, "
                           f"lost pkts {p['lost_pkts']}, closed {p['closed_by_server']}", flush=True)
+        cycles = 3 if a.quick else 8
+        print(f"churn: {cycles} cycles of {max(viewers)} viewers joining and leaving ...", flush=True)
+        res["churn"] = churn(srv, url, max(viewers), cycles)
         res["rss_kib_end"] = proc_rss_kib(srv.pid)
-        res["summary"] = summarize(phases, viewers)
+        res["summary"] = summarize(phases, viewers, res["idle_cpu_pct"])
         res["server_log_warnings"] = [l for l in srv.c.errlines() if re.search(r" (WARN|ERROR) ", l)][:50]
         res["server_alive_at_end"] = srv.c.alive()
+    except (RuntimeError, OSError, ValueError, subprocess.SubprocessError) as e:
+        # A failure is a result too (camvault crashing or dropping viewers under load): keep what was
+        # measured and the server's last log lines.
+        error = f"{type(e).__name__}: {e}"
+        res["error"] = error
+        if srv:
+            res["camvault_alive"] = srv.c.alive()
+            res["camvault_log_tail"] = srv.c.errlines()[-60:]
     finally:
         Child.stop_all()
     res["meta"]["elapsed_s"] = round(time.monotonic() - started, 1)
     Path(a.out).parent.mkdir(parents=True, exist_ok=True)
     Path(a.out).write_text(json.dumps(res, indent=1) + "\n")
+    if error:
+        sys.exit(f"benchmark failed: {error}\n(partial results in {a.out})")
     print_table(res)
     print(f"wrote {a.out} ({res['meta']['elapsed_s']:.0f} s)")
 
