@@ -13,6 +13,7 @@
 #include "rtp/rtcp.h"
 
 #define PENDING_CAP 2048 /* frames a viewer may have in flight */
+#define PENDING_MIN 128  /* the ring starts small and doubles up to PENDING_CAP */
 
 typedef struct {
     size_t cost;
@@ -30,7 +31,7 @@ struct cv_sub {
     const cv_sink_ops *ops;
     void *ctx;
     pending *ring;          /* FIFO of frames handed to the viewer, not yet written */
-    size_t head, count;
+    size_t head, count, cap;
     size_t queued_bytes;
     int64_t last_progress_us;
     cv_sub_stats stats;
@@ -256,6 +257,24 @@ void cv_stream_detach(cv_stream *s, const void *source)
 
 static size_t frame_cost(const cv_frame *f) { return f->rtp ? f->rtp->len : cv_frame_len(f); }
 
+/* Doubles the ring (up to PENDING_CAP), keeping its FIFO order. */
+static bool ring_grow(cv_sub *sub)
+{
+    if (sub->cap >= PENDING_CAP)
+        return false;
+    size_t cap = sub->cap * 2;
+    pending *r = malloc(cap * sizeof(*r));
+    if (!r)
+        return false;
+    for (size_t i = 0; i < sub->count; i++)
+        r[i] = sub->ring[(sub->head + i) % sub->cap];
+    free(sub->ring);
+    sub->ring = r;
+    sub->head = 0;
+    sub->cap = cap;
+    return true;
+}
+
 /* Offers f to one viewer, enforcing its queue bounds. */
 static void offer(cv_sub *sub, cv_frame *f, bool from_prebuffer)
 {
@@ -276,7 +295,7 @@ static void offer(cv_sub *sub, cv_frame *f, bool from_prebuffer)
     /* The ring's capacity binds everyone, the prebuffer included; the byte
      * and age bounds apply to live frames, and an empty queue takes any one
      * frame, however large, so no frame size can wedge a viewer. */
-    if (sub->count == PENDING_CAP) {
+    if (sub->count == sub->cap && !ring_grow(sub)) {
         if (!sub->skipping && s->video >= 0 && (sub->mask & (1u << s->video))) {
             sub->skipping = true;
             sub->stats.skips++;
@@ -311,7 +330,7 @@ static void offer(cv_sub *sub, cv_frame *f, bool from_prebuffer)
         return;
     }
     if (rc == 0) { /* queued: the sink reports completion with cv_sub_written */
-        size_t slot = (sub->head + sub->count) % PENDING_CAP;
+        size_t slot = (sub->head + sub->count) % sub->cap;
         if (!sub->count)
             sub->last_progress_us = now;
         sub->ring[slot].cost = cost;
@@ -329,7 +348,7 @@ void cv_sub_written(cv_sub *sub)
         return;
     pending *p = &sub->ring[sub->head];
     sub->queued_bytes -= p->cost;
-    sub->head = (sub->head + 1) % PENDING_CAP;
+    sub->head = (sub->head + 1) % sub->cap;
     sub->count--;
     sub->last_progress_us = cv_now_us();
 }
@@ -495,7 +514,8 @@ cv_sub *cv_stream_subscribe(cv_stream *s, uint32_t mask, const cv_sink_ops *ops,
     cv_sub *sub = calloc(1, sizeof(*sub));
     if (!sub)
         return NULL;
-    sub->ring = calloc(PENDING_CAP, sizeof(*sub->ring));
+    sub->cap = PENDING_MIN;
+    sub->ring = calloc(sub->cap, sizeof(*sub->ring));
     if (!sub->ring) {
         free(sub);
         return NULL;

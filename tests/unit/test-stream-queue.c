@@ -86,6 +86,47 @@ static void test_stream_queue_bytes_bounds_slow_viewer(void **state)
     fx_free(&x);
 }
 
+static void test_stream_queue_ring_grows_while_wrapped(void **state)
+{
+    /* The pending ring starts small and grows; growing while its head has
+     * moved must carry every pending entry over, or completions would
+     * credit bytes that were never charged and the queue bound would
+     * drift. Frames of different sizes (key, P, audio) make a lost or
+     * garbled entry show in the byte count. */
+    (void)state;
+    cv_stream_limits lim;
+    cv_stream_limits_default(&lim);
+    lim.queue_bytes = 64u << 20;
+    lim.queue_age_us = 60 * 1000000;
+    const cv_track_info t[] = {track_h264(), track_pcmu()};
+    static fx x;
+    fx_init(&x, &lim, t, 2);
+    static sink v;
+    sink_sub(&v, x.s, ~0u, 0);
+    cv_sub_start(v.sub);
+    pv(&x, true);
+    for (int i = 0; i < 99; i++)
+        (i % 3) ? (void)pa(&x) : (void)pv(&x, false);
+    sink_complete(&v, 60); /* head moves past the start of the ring */
+    for (int i = 0; i < 900; i++) /* several doublings while wrapped */
+        (i % 3) ? (void)pa(&x) : (void)pv(&x, i % 150 == 0);
+    assert_int_equal(v.pending, 40 + 900);
+    assert_int_equal(sub_stats(&v).dropped, 0);
+    sink_complete_all(&v);
+    /* Exact accounting: with everything written, the queue is empty again,
+     * so frames queued now fit (a drifted or wrapped byte count would drop
+     * them as over the bound). */
+    pv(&x, true);
+    pa(&x);
+    pv(&x, false);
+    assert_int_equal(v.pending, 3);
+    assert_int_equal(sub_stats(&v).dropped, 0);
+    assert_int_equal(sub_stats(&v).skips, 0);
+    sink_complete_all(&v);
+    sink_free(&v);
+    fx_free(&x);
+}
+
 static void test_stream_spurious_written_is_ignored(void **state)
 {
     (void)state;
@@ -436,6 +477,7 @@ int main(void)
     cv_log_set_level(CV_LOG_ERROR);
     const struct CMUnitTest tests[] = {
         TEST(test_stream_queue_bytes_bounds_slow_viewer),
+        TEST(test_stream_queue_ring_grows_while_wrapped),
         TEST(test_stream_spurious_written_is_ignored),
         TEST(test_stream_audio_only_viewer_drops_without_skipping),
         TEST(test_stream_queue_age_triggers_skipping),
