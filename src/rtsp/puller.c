@@ -22,6 +22,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "base/addr.h"
 #include "base/log.h"
 #include "base/sbuf.h"
 #include "base/util.h"
@@ -263,48 +264,6 @@ static bool challenge_is_stale(cv_str v)
         return v.len - j >= 4 && strncasecmp(v.p + j, "true", 4) == 0;
     }
     return false;
-}
-
-static bool same_host(const struct sockaddr *a, const struct sockaddr_storage *b)
-{
-    if (!a || a->sa_family != b->ss_family)
-        return false;
-    if (a->sa_family == AF_INET)
-        return ((const struct sockaddr_in *)a)->sin_addr.s_addr ==
-               ((const struct sockaddr_in *)b)->sin_addr.s_addr;
-    if (a->sa_family == AF_INET6)
-        return memcmp(&((const struct sockaddr_in6 *)a)->sin6_addr, &((const struct sockaddr_in6 *)b)->sin6_addr,
-                      sizeof(struct in6_addr)) == 0;
-    return false;
-}
-
-static bool is_loopback(const struct sockaddr_storage *ss)
-{
-    if (ss->ss_family == AF_INET)
-        return (ntohl(((const struct sockaddr_in *)ss)->sin_addr.s_addr) >> 24) == 127;
-    if (ss->ss_family == AF_INET6)
-        return IN6_IS_ADDR_LOOPBACK(&((const struct sockaddr_in6 *)ss)->sin6_addr);
-    return false;
-}
-
-static socklen_t sa_len(const struct sockaddr_storage *ss)
-{
-    return ss->ss_family == AF_INET6 ? sizeof(struct sockaddr_in6) : sizeof(struct sockaddr_in);
-}
-
-static void set_port(struct sockaddr_storage *ss, int port)
-{
-    if (ss->ss_family == AF_INET6)
-        ((struct sockaddr_in6 *)ss)->sin6_port = htons((uint16_t)port);
-    else
-        ((struct sockaddr_in *)ss)->sin_port = htons((uint16_t)port);
-}
-
-static int get_port(const struct sockaddr_storage *ss)
-{
-    if (ss->ss_family == AF_INET6)
-        return ntohs(((const struct sockaddr_in6 *)ss)->sin6_port);
-    return ntohs(((const struct sockaddr_in *)ss)->sin_port);
 }
 
 /* --- backoff and puller lifetime --- */
@@ -599,7 +558,7 @@ static void send_rr(sess *s, ptrack *t)
             sess_fail(s, "write: %s", uv_strerror(rc));
     } else if (t->server_port[1] > 0 && t->udp_init[1]) {
         struct sockaddr_storage to = s->peer;
-        set_port(&to, t->server_port[1]);
+        cv_addr_set_port(&to, t->server_port[1]);
         uv_buf_t b = uv_buf_init((char *)buf + 4, (unsigned)n);
         (void)uv_udp_try_send(&t->udp[1], &b, 1, (const struct sockaddr *)&to);
     }
@@ -626,7 +585,7 @@ static void on_udp_recv(uv_udp_t *h, ssize_t nread, const uv_buf_t *buf, const s
     sess *s = h->data;
     if (s->dead || nread <= 0 || !addr || (flags & UV_UDP_PARTIAL))
         return;
-    if (!same_host(addr, &s->peer))
+    if (!cv_addr_same_host(addr, &s->peer))
         return; /* only the camera may feed this stream */
     for (size_t i = 0; i < s->nt; i++) {
         ptrack *t = &s->t[i];
@@ -653,7 +612,7 @@ static int bind_sock(int family, const char *addr, int port, int *fd_out, int *p
     int fd = socket(family, SOCK_DGRAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
     if (fd < 0)
         return -errno;
-    if (bind(fd, (struct sockaddr *)&ss, sa_len(&ss)) < 0) {
+    if (bind(fd, (struct sockaddr *)&ss, cv_addr_len(&ss)) < 0) {
         rc = -errno;
         close(fd);
         return rc;
@@ -665,7 +624,7 @@ static int bind_sock(int family, const char *addr, int port, int *fd_out, int *p
         return rc;
     }
     *fd_out = fd;
-    *port_out = get_port(&ss);
+    *port_out = cv_addr_port(&ss);
     return 0;
 }
 
@@ -698,7 +657,7 @@ static int open_udp(sess *s, ptrack *t)
     const char *addr = p->bind_addr;
     int family = s->peer.ss_family;
     if (!addr[0]) {
-        bool lo = is_loopback(&s->peer);
+        bool lo = cv_addr_is_loopback(&s->peer);
         addr = family == AF_INET6 ? (lo ? "::1" : "::") : (lo ? "127.0.0.1" : "0.0.0.0");
     } else {
         struct sockaddr_in6 tmp;
@@ -1224,7 +1183,7 @@ static void on_resolved(uv_getaddrinfo_t *req, int status, struct addrinfo *res)
             sess_fail(s, "cannot resolve %s: no address", s->p->url.host);
         else {
             memcpy(&s->peer, ai->ai_addr, ai->ai_addrlen);
-            set_port(&s->peer, s->p->url.port);
+            cv_addr_set_port(&s->peer, s->p->url.port);
             do_connect(s);
         }
     }

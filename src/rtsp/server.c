@@ -8,6 +8,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "base/addr.h"
 #include "base/log.h"
 #include "base/sbuf.h"
 #include "base/util.h"
@@ -593,7 +594,7 @@ static int open_udp_pair(conn *c, sess_track *t, int *ports)
             return rc;
         int namelen = sizeof(sa);
         uv_udp_getsockname(u, (struct sockaddr *)&sa, &namelen);
-        ports[k] = ntohs(((struct sockaddr_in *)&sa)->sin_port);
+        ports[k] = cv_addr_port(&sa);
         /* A keyframe arrives as a burst of datagrams: give the kernel room
          * for a whole one (best effort; capped by net.core.rmem_max). */
         int rcvbuf = 2 << 20;
@@ -607,10 +608,7 @@ static int open_udp_pair(conn *c, sess_track *t, int *ports)
 static void set_peer_port(struct sockaddr_storage *dst, const struct sockaddr_storage *peer, int port)
 {
     *dst = *peer;
-    if (peer->ss_family == AF_INET6)
-        ((struct sockaddr_in6 *)dst)->sin6_port = htons((uint16_t)port);
-    else
-        ((struct sockaddr_in *)dst)->sin_port = htons((uint16_t)port);
+    cv_addr_set_port(dst, port);
 }
 
 static void on_setup(conn *c, const cv_rtsp_msg *m)
@@ -950,15 +948,6 @@ static void on_interleaved(conn *c, uint8_t ch, const uint8_t *p, size_t len)
     }
 }
 
-static bool same_host(const struct sockaddr *a, const struct sockaddr_storage *b)
-{
-    if (a->sa_family != b->ss_family)
-        return false;
-    if (a->sa_family == AF_INET)
-        return ((const struct sockaddr_in *)a)->sin_addr.s_addr == ((const struct sockaddr_in *)b)->sin_addr.s_addr;
-    return memcmp(&((const struct sockaddr_in6 *)a)->sin6_addr, &((const struct sockaddr_in6 *)b)->sin6_addr, 16) == 0;
-}
-
 static void on_udp_recv(uv_udp_t *h, ssize_t nread, const uv_buf_t *buf, const struct sockaddr *addr,
                         unsigned flags)
 {
@@ -967,7 +956,7 @@ static void on_udp_recv(uv_udp_t *h, ssize_t nread, const uv_buf_t *buf, const s
     if (nread <= 0 || !addr || c->closing || !c->sess)
         return;
     /* Only the peer that set the session up may feed it. */
-    if (!same_host(addr, &c->peer_addr))
+    if (!cv_addr_same_host(addr, &c->peer_addr))
         return;
     session *s = c->sess;
     c->last_activity_us = cv_now_us();
@@ -1222,23 +1211,13 @@ static void on_connection(uv_stream_t *server, int status)
     }
     int len = sizeof(c->peer_addr);
     uv_tcp_getpeername(&c->tcp, (struct sockaddr *)&c->peer_addr, &len);
-    char ip[48] = "?";
-    int port = 0;
-    if (c->peer_addr.ss_family == AF_INET) {
-        uv_ip4_name((struct sockaddr_in *)&c->peer_addr, ip, sizeof(ip));
-        port = ntohs(((struct sockaddr_in *)&c->peer_addr)->sin_port);
-    } else if (c->peer_addr.ss_family == AF_INET6) {
-        uv_ip6_name((struct sockaddr_in6 *)&c->peer_addr, ip, sizeof(ip));
-        port = ntohs(((struct sockaddr_in6 *)&c->peer_addr)->sin6_port);
-    }
-    snprintf(c->peer, sizeof(c->peer), "%s:%d", ip, port);
+    char ip[48];
+    cv_addr_ip(&c->peer_addr, ip, sizeof(ip));
+    snprintf(c->peer, sizeof(c->peer), "%s:%d", ip, cv_addr_port(&c->peer_addr));
     struct sockaddr_storage local;
     len = sizeof(local);
     uv_tcp_getsockname(&c->tcp, (struct sockaddr *)&local, &len);
-    if (local.ss_family == AF_INET6)
-        uv_ip6_name((struct sockaddr_in6 *)&local, c->local_ip, sizeof(c->local_ip));
-    else
-        uv_ip4_name((struct sockaddr_in *)&local, c->local_ip, sizeof(c->local_ip));
+    cv_addr_ip(&local, c->local_ip, sizeof(c->local_ip));
     uv_tcp_nodelay(&c->tcp, 1);
     uv_timer_start(&c->timer, on_tick, 1000, 1000);
     uv_read_start((uv_stream_t *)&c->tcp, on_alloc, on_read);
@@ -1283,8 +1262,7 @@ int cv_rtsp_server_start(cv_rtsp_server **out, uv_loop_t *loop, cv_registry *reg
     }
     int len = sizeof(sa);
     uv_tcp_getsockname(&srv->listener, (struct sockaddr *)&sa, &len);
-    srv->port = ntohs(sa.ss_family == AF_INET6 ? ((struct sockaddr_in6 *)&sa)->sin6_port
-                                               : ((struct sockaddr_in *)&sa)->sin_port);
+    srv->port = cv_addr_port(&sa);
     *out = srv;
     return 0;
 }

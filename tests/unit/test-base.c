@@ -1,6 +1,7 @@
 /* Tests for src/base: string views, the bounded reader, hex/base64,
  * identifiers and the growable string buffer. */
 #include <errno.h>
+#include <arpa/inet.h>
 #include <setjmp.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -14,6 +15,7 @@
 
 #include <cmocka.h>
 
+#include "base/addr.h"
 #include "base/id.h"
 #include "base/sbuf.h"
 #include "base/util.h"
@@ -604,11 +606,49 @@ static void test_sbuf_append_beyond_half_address_space_sets_oom(void **state)
     assert_true(child_ok(append_above_half_of_size_max));
 }
 
+static void test_addr_host_port_and_ip(void **state)
+{
+    (void)state;
+    struct sockaddr_storage a = {0}, b = {0}, c6 = {0};
+    struct sockaddr_in *a4 = (struct sockaddr_in *)&a, *b4 = (struct sockaddr_in *)&b;
+    a4->sin_family = b4->sin_family = AF_INET;
+    inet_pton(AF_INET, "127.0.0.1", &a4->sin_addr);
+    inet_pton(AF_INET, "127.0.0.1", &b4->sin_addr);
+    cv_addr_set_port(&a, 8554);
+    cv_addr_set_port(&b, 9);
+    assert_int_equal(cv_addr_port(&a), 8554);
+    assert_true(cv_addr_same_host((struct sockaddr *)&a, &b)); /* ports do not matter */
+    assert_true(cv_addr_is_loopback(&a));
+    assert_int_equal(cv_addr_len(&a), sizeof(struct sockaddr_in));
+    char ip[64];
+    cv_addr_ip(&a, ip, sizeof(ip));
+    assert_string_equal(ip, "127.0.0.1");
+    inet_pton(AF_INET, "10.1.2.3", &b4->sin_addr);
+    assert_false(cv_addr_same_host((struct sockaddr *)&a, &b));
+    assert_false(cv_addr_is_loopback(&b));
+    assert_false(cv_addr_same_host(NULL, &b));
+
+    struct sockaddr_in6 *c = (struct sockaddr_in6 *)&c6;
+    c->sin6_family = AF_INET6;
+    inet_pton(AF_INET6, "::1", &c->sin6_addr);
+    cv_addr_set_port(&c6, 65535);
+    assert_int_equal(cv_addr_port(&c6), 65535);
+    assert_int_equal(cv_addr_len(&c6), sizeof(struct sockaddr_in6));
+    assert_true(cv_addr_is_loopback(&c6));
+    assert_false(cv_addr_same_host((struct sockaddr *)&a, &c6)); /* families differ */
+    cv_addr_ip(&c6, ip, sizeof(ip));
+    assert_string_equal(ip, "::1");
+    struct sockaddr_storage u = {0};
+    cv_addr_ip(&u, ip, sizeof(ip));
+    assert_string_equal(ip, "?");
+}
+
 int main(void)
 {
     if (cv_id_init() < 0)
         return 1;
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_addr_host_port_and_ip),
         cmocka_unit_test(test_util_str_from_and_eq),
         cmocka_unit_test(test_util_str_eq_accepts_null_empty_view),
         cmocka_unit_test(test_util_str_ieq_is_ascii_case_insensitive),
