@@ -276,12 +276,11 @@ static bool ring_grow(cv_sub *sub)
 }
 
 /* Offers f to one viewer, enforcing its queue bounds. */
-static void offer(cv_sub *sub, cv_frame *f, bool from_prebuffer)
+static void offer(cv_sub *sub, cv_frame *f, bool from_prebuffer, int64_t now)
 {
     cv_stream *s = sub->stream;
     if (!(sub->mask & (1u << f->meta.track)))
         return;
-    int64_t now = cv_now_us();
     bool is_video_key = (int)f->meta.track == s->video && (f->meta.flags & CV_FRAME_KEY);
     size_t cost = frame_cost(f);
 
@@ -439,11 +438,12 @@ int cv_stream_publish(cv_stream *s, const void *source, cv_frame *f)
     bool video_key = (int)f->meta.track == s->video && (f->meta.flags & CV_FRAME_KEY);
     pre_push(s, f, video_key);
 
+    int64_t now = cv_now_us(); /* one clock read per frame, not per viewer */
     cv_sub *sub = s->subs, *next;
     for (; sub; sub = next) {
         next = sub->next;
         if (sub->started)
-            offer(sub, f, false);
+            offer(sub, f, false, now);
     }
     return 0;
 }
@@ -553,8 +553,9 @@ void cv_sub_start(cv_sub *sub)
         return;
     for (size_t i = 0; i < n; i++)
         copy[i] = cv_frame_ref(s->pre[i]);
+    int64_t now = cv_now_us();
     for (size_t i = 0; i < n && sub->attached; i++)
-        offer(sub, copy[i], true);
+        offer(sub, copy[i], true, now);
     for (size_t i = 0; i < n; i++)
         cv_frame_unref(copy[i]);
     free(copy);
