@@ -6,7 +6,7 @@ set -euo pipefail
 build_pkgs=(
   build-essential meson ninja-build pkg-config
   libuv1-dev libssl-dev libsodium-dev libsqlite3-dev
-  libinih-dev libjansson-dev uthash-dev
+  libinih-dev libjansson-dev uthash-dev libhttp-parser-dev liboath-dev
   ffmpeg
 )
 test_pkgs=(
