@@ -1,9 +1,17 @@
-/* Shared pieces of the camvault command line. */
+/* Shared pieces of the camvault command line. The administrative commands
+ * only parse flags, resolve names, call cv_admin_* (admin/admin.h) and print;
+ * every rule lives in the admin module. Exit codes: 0 ok, 1 the operation
+ * failed (message on stderr), 2 usage error. */
 #ifndef CV_CLI_CLI_H
 #define CV_CLI_CLI_H
 
+#include <getopt.h>
+#include <jansson.h>
 #include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
 
+#include "admin/admin.h"
 #include "server/config.h"
 #include "store/store.h"
 
@@ -25,6 +33,10 @@ enum {
     OPT_JSON,
     OPT_HELP,
 };
+
+/* A command group's own flags have codes CLI_OPT + 0 .. CLI_OPT + 31. */
+#define CLI_OPT 400
+#define CLI_BIT(opt) (1u << ((opt) - CLI_OPT))
 
 #define CLI_COMMON_LONGOPTS                                         \
     {"data", required_argument, 0, OPT_DATA},                       \
@@ -56,8 +68,116 @@ int cli_open_store(const cli_common *c, cv_store **out);
 /* "rtsp://host:port" for URLs printed to people. */
 void cli_rtsp_base(const cv_config *cfg, int port, char *out, size_t cap);
 
+/* ------------------------------------------------------ argument parsing */
+
+/* One parsed "camvault GROUP [SUB] [flags] [positionals]" command line. */
+typedef struct {
+    cli_common c;
+    char prog[96];        /* "camvault user add", for messages */
+    const char *group;    /* "user" */
+    const char *sub;      /* the subcommand word, NULL for a group without */
+    char **pos;           /* positionals after SUB */
+    int npos;
+    uint32_t seen;        /* CLI_BIT(opt) of each group flag given */
+    const char *val[32];  /* its argument (the last one given) */
+} cli_args;
+
+#define CLI_CONTINUE (-1)
+/* Parses argv (argv[0] is the group name) with opts (CLI_COMMON_LONGOPTS plus
+ * the group's flags). With has_sub, argv[1] is the subcommand word. Returns
+ * CLI_CONTINUE, or the exit code to return at once (0 after --help, 2 on a
+ * usage error, 1 when the config cannot be loaded), usage already printed. */
+int cli_parse(cli_args *a, int argc, char **argv, const struct option *opts, bool has_sub,
+              void (*usage)(FILE *out));
+/* 2 with a message when a flag outside allowed was given, else 0. */
+int cli_only(const cli_args *a, const struct option *opts, uint32_t allowed);
+/* 2 with a message unless min <= npos <= max, else 0. what names the
+ * expected positionals ("LOGIN"). */
+int cli_npos(const cli_args *a, int min, int max, const char *what);
+static inline bool cli_has(const cli_args *a, int opt) { return (a->seen & CLI_BIT(opt)) != 0; }
+static inline const char *cli_val(const cli_args *a, int opt) { return cli_has(a, opt) ? a->val[opt - CLI_OPT] : NULL; }
+/* "camvault user: --role is required" and 2. */
+int cli_usage_error(const cli_args *a, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* ------------------------------------------------------ the admin context */
+
+typedef struct {
+    cv_store *store;
+    cv_key *key;
+    cv_admin adm; /* {store, key, "cli", "", "cli"} */
+} cli_admin;
+
+/* Opens the store and the server key (created on first use). Returns 0, or 1
+ * with the reason on stderr. */
+int cli_open_admin(const cli_common *c, cli_admin *out);
+void cli_close_admin(cli_admin *a);
+
+/* Report a failed admin operation: "<prog>: <err>" (err from cv_admin_*, or
+ * strerror(-rc) when it is empty). Returns 1. */
+int cli_fail(const cli_args *a, int rc, const char *err);
+
+/* Resolvers: 0, or 1 with "no user 'x'" (etc.) on stderr. home may be NULL
+ * (camera names must then be unique over every home). */
+int cli_user(const cli_args *a, cli_admin *ad, const char *what, cv_user_rec *out);
+int cli_home(const cli_args *a, cli_admin *ad, const char *what, cv_home_rec *out);
+int cli_camera(const cli_args *a, cli_admin *ad, const cv_id *home, const char *what, cv_camera_rec *out);
+/* The camera named by --camera (and --home when given). */
+int cli_camera_opt(const cli_args *a, cli_admin *ad, const char *what, const char *home, cv_camera_rec *out);
+/* 32 hex characters into an id; 2 with a message when it is not one. */
+int cli_parse_id(const cli_args *a, const char *what, const char *kind, cv_id *out);
+
+/* One subcommand of a group: the flags it takes, how many positionals, and
+ * what runs it. run validates what is left, opens ad itself (cli_open_admin)
+ * once the command line is known to be good, and returns the exit code;
+ * cli_run closes ad afterwards. */
+typedef struct {
+    const char *name;
+    uint32_t allowed; /* CLI_BIT()s of the group flags it takes */
+    int min, max;     /* positionals */
+    const char *what; /* their names, for messages ("LOGIN") */
+    int (*run)(cli_args *a, cli_admin *ad);
+} cli_sub;
+
+/* Parses the group's command line, finds the subcommand in subs (ending with
+ * a zero entry), checks its flags and positionals, and runs it. */
+int cli_run(int argc, char **argv, const struct option *opts, const cli_sub *subs, void (*usage)(FILE *out));
+
+/* ---------------------------------------------------------------- output */
+
+/* Prints o (indented, keys in insertion order) and drops the reference. */
+void cli_print_json(json_t *o);
+/* A JSON string from any bytes: invalid UTF-8 becomes U+FFFD. Never NULL. */
+json_t *cli_jstr(const char *s);
+/* Copies s for a terminal: control characters and invalid UTF-8 become '?'. */
+const char *cli_safe(const char *s, char *buf, size_t cap);
+/* s followed by spaces up to width terminal columns (UTF-8 aware: wide
+ * East Asian characters and emoji count two), for table columns. */
+const char *cli_pad(const char *s, int width, char *buf, size_t cap);
+/* "2024-05-01 12:00:00Z" (UTC); "-" for 0. */
+void cli_time(int64_t wall_us, char *out, size_t cap);
+/* "live,snapshot" */
+const char *cli_scopes(uint32_t scopes, char *out, size_t cap);
+json_t *cli_scopes_json(uint32_t scopes);
+/* Percent-encodes everything but RFC 3986 unreserved characters (userinfo). */
+void cli_url_escape(const char *s, char *out, size_t cap);
+/* A hex id as a string (json_t). */
+json_t *cli_jid(const cv_id *id);
+
+/* Reads one line (a password or token, named by what) from stdin, without
+ * echo and after a prompt when it is a terminal; strips the line end.
+ * Returns 0, or 1 with a message. */
+int cli_read_secret(const cli_args *a, const char *what, char *out, size_t cap);
+#define cli_read_password(a, out, cap) cli_read_secret((a), "password", (out), (cap))
+/* Erases a secret before its buffer goes out of scope. */
+void cli_wipe(void *p, size_t n);
+
 int cmd_serve(int argc, char **argv);
 int cmd_demo(int argc, char **argv);
+int cmd_user(int argc, char **argv);
+int cmd_home(int argc, char **argv);
 int cmd_camera(int argc, char **argv);
+int cmd_grant(int argc, char **argv);
+int cmd_token(int argc, char **argv);
+int cmd_audit(int argc, char **argv);
 
 #endif

@@ -1,5 +1,6 @@
 #define CV_LOG_MODULE "hub"
 #include "hub/stream.h"
+#include "hub/stream_int.h"
 
 #include <errno.h>
 #include <sodium.h>
@@ -439,6 +440,23 @@ int cv_stream_publish(cv_stream *s, const void *source, cv_frame *f)
     pre_push(s, f, video_key);
 
     int64_t now = cv_now_us(); /* one clock read per frame, not per viewer */
+    cv_sub *sub = s->subs, *next;
+    for (; sub; sub = next) {
+        next = sub->next;
+        if (sub->started)
+            offer(sub, f, false, now);
+    }
+    return 0;
+}
+
+int cv__stream_offer_unchecked(cv_stream *s, cv_frame *f)
+{
+    if (f->meta.track >= s->ntracks || f->rtp)
+        return -EINVAL;
+    int rc = stamp_rtp(s, f);
+    if (rc < 0)
+        return rc;
+    int64_t now = cv_now_us();
     cv_sub *sub = s->subs, *next;
     for (; sub; sub = next) {
         next = sub->next;

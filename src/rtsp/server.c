@@ -77,6 +77,12 @@ struct conn {
     int64_t last_activity_us;
     int64_t last_sr_us;
     cv_sbuf out;
+    /* What this connection authenticated for: one camera, one direction. */
+    bool authed;
+    bool authed_publish;
+    cv_id authed_camera;
+    cv_rtsp_access access;
+    char peer_ip[64];
 };
 
 struct cv_rtsp_server {
@@ -183,6 +189,23 @@ static void reply(conn *c, int cseq, int status, const char *extra)
     reply_full(c, cseq, status, extra, NULL, NULL, 0);
 }
 
+static void emit(conn *c, cv_rtsp_event_kind kind, const char *detail)
+{
+    cv_rtsp_server *srv = c->srv;
+    if (!srv->cfg.on_event || !c->sess)
+        return;
+    session *s = c->sess;
+    cv_rtsp_event ev = {
+        .kind = kind,
+        .camera = &s->camera,
+        .access = &c->access,
+        .peer = c->peer_ip,
+        .transport = s->t[0].setup && !s->t[0].tcp ? "UDP" : "TCP",
+        .detail = detail,
+    };
+    srv->cfg.on_event(srv->cfg.ctx, &ev);
+}
+
 /* ------------------------------------------------------------ the viewer */
 
 static int sink_write(void *ctx, cv_frame *f);
@@ -193,17 +216,25 @@ static int sink_write(void *ctx, cv_frame *f)
 {
     conn *c = ctx;
     session *s = c->sess;
-    if (c->closing || !s || !f->rtp)
+    if (c->closing || !s)
         return -EPIPE;
     /* The isolation invariant, checked at the last write: a frame is sent
-     * only to a session that was set up for the camera it came from. */
-    if (!cv_id_eq(&f->meta.camera, &s->camera)) {
+     * only to a session that was set up for the camera it came from, and
+     * that session holds a verified access to that very camera. */
+    if (!cv_id_eq(&f->meta.camera, &s->camera) || !c->authed || !cv_id_eq(&c->authed_camera, &s->camera)) {
         c->srv->stats.isolation_violations++;
-        CV_ERROR("SECURITY: %p: frame of another camera offered to a viewer of %s (%s); dropped, session closed",
-                 (void *)c, s->camera_hex, c->peer);
+        char other[CV_ID_HEX_LEN + 1];
+        cv_id_to_hex(&f->meta.camera, other);
+        CV_ERROR("SECURITY: %p: frame of camera %s offered to a viewer of %s (%s); dropped, session closed",
+                 (void *)c, other, s->camera_hex, c->peer);
+        char detail[96];
+        snprintf(detail, sizeof(detail), "frame of camera %s refused at the last write", other);
+        emit(c, CV_RTSP_EV_ISOLATION, detail);
         conn_close(c, "isolation violation");
         return -EPERM;
     }
+    if (!f->rtp)
+        return -EPIPE;
     unsigned ti = f->meta.track;
     if (ti >= s->ntracks || !s->t[ti].setup)
         return -EINVAL;
@@ -325,11 +356,17 @@ static void sess_free(conn *c)
     if (s->sub) {
         cv_sub_free(s->sub);
         c->srv->stats.viewers--;
+        c->sess = s;
+        emit(c, CV_RTSP_EV_VIEW_STOP, c->closing ? "closed" : NULL);
+        c->sess = NULL;
     }
     if (s->mode == MODE_PUBLISH && s->active) {
         cv_stream_detach(s->stream, c);
         c->srv->stats.publishers--;
         CV_INFO("%p: camera %s stopped publishing", (void *)c, s->camera_hex);
+        c->sess = s;
+        emit(c, CV_RTSP_EV_PUBLISH_STOP, NULL);
+        c->sess = NULL;
     }
     for (size_t i = 0; i < CV_SDP_MAX_MEDIA; i++) {
         sess_track *t = &s->t[i];
@@ -461,6 +498,65 @@ static void base_url(conn *c, const cv_rtsp_msg *m, char *out, size_t cap)
         snprintf(out, cap, "rtsp://%s:%d%.*s/", c->local_ip, c->srv->port, (int)n, uri.p);
 }
 
+/* Authenticates and authorises a request naming a camera, once per
+ * connection and camera: later requests of the same connection (SETUP, PLAY,
+ * which carry no token) ride on it. Replies 401/403/503 itself and returns
+ * false when refused. A URL that names no camera is refused the same way as
+ * a camera the client may not see: nothing tells whether a camera exists. */
+static bool authorize(conn *c, const cv_rtsp_msg *m, const cv_id *cam, bool publish)
+{
+    cv_rtsp_server *srv = c->srv;
+    if (c->authed && c->authed_publish == publish && cv_id_eq(&c->authed_camera, cam) &&
+        srv->cfg.still_allowed(srv->cfg.ctx, cam, publish, &c->access))
+        return true;
+    c->authed = false;
+    cv_rtsp_auth_req req = {
+        .camera = cam,
+        .publish = publish,
+        .method = NULL,
+        .uri = m->uri,
+        .authorization = cv_rtsp_msg_header(m, "Authorization"),
+        .peer = c->peer_ip,
+    };
+    char method[24];
+    snprintf(method, sizeof(method), "%.*s", (int)CV_MIN(m->method.len, sizeof(method) - 1), m->method.p);
+    req.method = method;
+    cv_sbuf chal;
+    cv_sbuf_init(&chal);
+    cv_rtsp_access a;
+    memset(&a, 0, sizeof(a));
+    int status = srv->cfg.authorize(srv->cfg.ctx, &req, &a, &chal);
+    if (status == 200) {
+        cv_sbuf_free(&chal);
+        c->authed = true;
+        c->authed_publish = publish;
+        c->authed_camera = *cam;
+        c->access = a;
+        return true;
+    }
+    char extra[768] = "";
+    if (status == 401 && chal.len && cv_sbuf_ok(&chal))
+        snprintf(extra, sizeof(extra), "WWW-Authenticate: %s\r\n", chal.p);
+    else if (status == 503 && chal.len && cv_sbuf_ok(&chal))
+        snprintf(extra, sizeof(extra), "Retry-After: %s\r\n", chal.p);
+    else if (status != 401 && status != 503)
+        status = 403;
+    cv_sbuf_free(&chal);
+    CV_INFO("%p: %.*s from %s: %d", (void *)c, (int)m->method.len, m->method.p, c->peer, status);
+    reply(c, m->cseq, status, extra[0] ? extra : NULL);
+    return false;
+}
+
+/* The camera a request names, or the zero id when it names none. */
+static void target_or_zero(const cv_rtsp_msg *m, cv_id *cam, cv_str *rest)
+{
+    if (parse_target(m->uri, cam, rest) != 0) {
+        memset(cam, 0, sizeof(*cam));
+        rest->p = "";
+        rest->len = 0;
+    }
+}
+
 static void on_options(conn *c, const cv_rtsp_msg *m)
 {
     reply(c, m->cseq, 200,
@@ -473,11 +569,9 @@ static void on_describe(conn *c, const cv_rtsp_msg *m)
     cv_id cam;
     cv_str rest;
     cv_rtsp_server *srv = c->srv;
-    if (parse_target(m->uri, &cam, &rest) != 0 || srv->cfg.camera_check(srv->cfg.ctx, &cam, false) != 0) {
-        CV_INFO("%p: DESCRIBE %.*s from %s: no such camera", (void *)c, (int)m->uri.len, m->uri.p, c->peer);
-        reply(c, m->cseq, 404, NULL);
+    target_or_zero(m, &cam, &rest);
+    if (!authorize(c, m, &cam, false))
         return;
-    }
     cv_stream *st = cv_registry_find(srv->reg, &cam);
     cv_track_info tracks[CV_MAX_TRACKS];
     size_t n = st ? cv_stream_tracks(st, tracks, CV_MAX_TRACKS) : 0;
@@ -513,11 +607,9 @@ static void on_announce(conn *c, const cv_rtsp_msg *m)
         reply(c, m->cseq, 455, NULL);
         return;
     }
-    if (parse_target(m->uri, &cam, &rest) != 0 || srv->cfg.camera_check(srv->cfg.ctx, &cam, true) != 0) {
-        CV_INFO("%p: ANNOUNCE %.*s from %s: no such camera", (void *)c, (int)m->uri.len, m->uri.p, c->peer);
-        reply(c, m->cseq, 404, NULL);
+    target_or_zero(m, &cam, &rest);
+    if (!authorize(c, m, &cam, true))
         return;
-    }
     const cv_str *ct = cv_rtsp_msg_header(m, "Content-Type");
     if (!ct || !cv_str_ieq_c(*ct, "application/sdp")) {
         CV_WARN("%p: ANNOUNCE from %s without an SDP body", (void *)c, c->peer);
@@ -616,10 +708,9 @@ static void on_setup(conn *c, const cv_rtsp_msg *m)
     cv_id cam;
     cv_str rest;
     cv_rtsp_server *srv = c->srv;
-    if (parse_target(m->uri, &cam, &rest) != 0) {
-        reply(c, m->cseq, 404, NULL);
+    target_or_zero(m, &cam, &rest);
+    if (!c->sess && !authorize(c, m, &cam, false))
         return;
-    }
     const cv_str *th = cv_rtsp_msg_header(m, "Transport");
     cv_rtsp_transport tr;
     if (!th || cv_rtsp_parse_transport(*th, &tr) != 0 || tr.multicast) {
@@ -633,11 +724,7 @@ static void on_setup(conn *c, const cv_rtsp_msg *m)
         return;
     }
     if (!s) {
-        /* A viewer: the camera must exist and be online to describe its tracks. */
-        if (srv->cfg.camera_check(srv->cfg.ctx, &cam, false) != 0) {
-            reply(c, m->cseq, 404, NULL);
-            return;
-        }
+        /* A viewer (authorised above): the camera must be online to describe its tracks. */
         cv_stream *st = cv_registry_find(srv->reg, &cam);
         cv_track_info tracks[CV_MAX_TRACKS];
         size_t n = st ? cv_stream_tracks(st, tracks, CV_MAX_TRACKS) : 0;
@@ -735,8 +822,9 @@ static void on_record(conn *c, const cv_rtsp_msg *m)
         reply(c, m->cseq, 200, NULL);
         return;
     }
-    if (c->srv->cfg.camera_check(c->srv->cfg.ctx, &s->camera, true) != 0) {
-        reply(c, m->cseq, 404, NULL); /* removed since ANNOUNCE */
+    if (!c->authed || !c->srv->cfg.still_allowed(c->srv->cfg.ctx, &s->camera, true, &c->access)) {
+        reply(c, m->cseq, 403, NULL); /* removed or revoked since ANNOUNCE */
+        c->doom = "access revoked";
         return;
     }
     cv_track_info tracks[CV_MAX_TRACKS];
@@ -788,6 +876,7 @@ static void on_record(conn *c, const cv_rtsp_msg *m)
     c->srv->stats.publishers++;
     CV_INFO("%p: camera %s is live (%zu track(s), %s)", (void *)c, s->camera_hex, n,
             s->t[0].tcp ? "TCP" : "UDP");
+    emit(c, CV_RTSP_EV_PUBLISH_START, NULL);
     reply(c, m->cseq, 200, NULL);
 }
 
@@ -802,8 +891,9 @@ static void on_play(conn *c, const cv_rtsp_msg *m)
         reply(c, m->cseq, 200, "Range: npt=0.000-\r\n");
         return;
     }
-    if (c->srv->cfg.camera_check(c->srv->cfg.ctx, &s->camera, false) != 0) {
-        reply(c, m->cseq, 404, NULL); /* removed since SETUP */
+    if (!c->authed || !c->srv->cfg.still_allowed(c->srv->cfg.ctx, &s->camera, false, &c->access)) {
+        reply(c, m->cseq, 403, NULL); /* removed or revoked since SETUP */
+        c->doom = "access revoked";
         return;
     }
     uint32_t mask = 0;
@@ -838,7 +928,9 @@ static void on_play(conn *c, const cv_rtsp_msg *m)
     if (c->closing)
         return;
     s->active = true;
-    CV_INFO("%p: %s plays camera %s (%s)", (void *)c, c->peer, s->camera_hex, s->t[0].tcp || !s->t[0].setup ? "TCP" : "UDP");
+    CV_INFO("%p: %s (%s) plays camera %s (%s)", (void *)c, c->peer, c->access.who, s->camera_hex,
+            s->t[0].tcp || !s->t[0].setup ? "TCP" : "UDP");
+    emit(c, CV_RTSP_EV_VIEW_START, NULL);
     cv_sub_start(s->sub);
     if (!c->closing) {
         send_sender_reports(c);
@@ -1214,6 +1306,7 @@ static void on_connection(uv_stream_t *server, int status)
     char ip[48];
     cv_addr_ip(&c->peer_addr, ip, sizeof(ip));
     snprintf(c->peer, sizeof(c->peer), "%s:%d", ip, cv_addr_port(&c->peer_addr));
+    snprintf(c->peer_ip, sizeof(c->peer_ip), "%s", ip);
     struct sockaddr_storage local;
     len = sizeof(local);
     uv_tcp_getsockname(&c->tcp, (struct sockaddr *)&local, &len);
@@ -1299,6 +1392,24 @@ void cv_rtsp_server_drop_camera(cv_rtsp_server *srv, const cv_id *camera)
         if (c->sess && cv_id_eq(&c->sess->camera, camera))
             conn_close(c, "camera removed");
     }
+}
+
+size_t cv_rtsp_server_recheck(cv_rtsp_server *srv)
+{
+    size_t closed = 0;
+    conn *c = srv->conns, *next;
+    for (; c; c = next) {
+        next = c->next;
+        if (c->closing || !c->authed)
+            continue;
+        if (srv->cfg.still_allowed(srv->cfg.ctx, &c->authed_camera, c->authed_publish, &c->access))
+            continue;
+        c->authed = false;
+        emit(c, CV_RTSP_EV_REVOKED, "access revoked");
+        conn_close(c, "access revoked");
+        closed++;
+    }
+    return closed;
 }
 
 void cv_rtsp_server_get_stats(const cv_rtsp_server *s, cv_rtsp_server_stats *out) { *out = s->stats; }

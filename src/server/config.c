@@ -129,6 +129,11 @@ void cv_config_db_path(const cv_config *c, char *out, size_t cap)
     snprintf(out, cap, "%s/camvault.db", c->data_dir);
 }
 
+void cv_config_key_path(const cv_config *c, char *out, size_t cap)
+{
+    snprintf(out, cap, "%s/server.key", c->data_dir);
+}
+
 bool cv_config_is_loopback(const cv_config *c)
 {
     return strncmp(c->bind_addr, "127.", 4) == 0 || strcmp(c->bind_addr, "::1") == 0 ||

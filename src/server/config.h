@@ -28,6 +28,8 @@ int cv_config_load(cv_config *c, const char *path, char *err, size_t errcap);
 int cv_config_set(cv_config *c, const char *key, const char *value, char *err, size_t errcap);
 /* The SQLite file under data_dir. */
 void cv_config_db_path(const cv_config *c, char *out, size_t cap);
+/* The server key file under data_dir (never inside the database). */
+void cv_config_key_path(const cv_config *c, char *out, size_t cap);
 bool cv_config_is_loopback(const cv_config *c);
 
 #endif

@@ -14,6 +14,7 @@ typedef struct cv_server cv_server;
  * errno with the cause logged. cfg is copied. */
 int cv_server_start(cv_server **out, uv_loop_t *loop, const cv_config *cfg) __attribute__((warn_unused_result));
 int cv_server_rtsp_port(const cv_server *s);
+int cv_server_http_port(const cv_server *s);
 /* Stops everything; frees the server once its handles closed, then calls done. */
 void cv_server_stop(cv_server *s, void (*done)(void *ctx), void *ctx);
 

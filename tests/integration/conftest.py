@@ -52,6 +52,9 @@ class Server:
         self.lock = threading.Lock()
         self.proc = None
         self.port = None
+        self.tokens = {}
+        self.homes = {}
+        self.users = {}
 
     def args(self):
         a = [str(CAMVAULT), "serve", "--data", str(self.data_dir), "--rtsp-port", "0", "--http-port", "0", "--log-level", "debug"]
@@ -94,8 +97,45 @@ class Server:
     def alive(self):
         return self.proc is not None and self.proc.poll() is None
 
-    def url(self, camera_id, suffix=""):
+    def bare_url(self, camera_id, suffix=""):
+        """The camera's RTSP URL without any credential."""
         return f"rtsp://127.0.0.1:{self.port}/cam/{camera_id}{suffix}"
+
+    def url(self, camera_id, suffix="", token=None):
+        """A viewing URL carrying a capability token (issued once per camera)."""
+        if token is None:
+            token = self.tokens.get(camera_id)
+            if token is None:
+                token = self.tokens[camera_id] = self.token(camera_id)
+        return f"{self.bare_url(camera_id, suffix)}?token={token}"
+
+    def token(self, camera_id, ttl="30m", user=None, scope=None, check=True):
+        args = ["token", "issue", "--camera", camera_id, "--ttl", ttl]
+        if user:
+            args += ["--for", user]
+        if scope:
+            args += ["--scope", scope]
+        r = self.cli(*args, check=check)
+        return json.loads(r.stdout)["token"] if r.returncode == 0 else None
+
+    def ensure_home(self, name="test", owner="owner"):
+        """A home (and its owning user) for cameras added by tests."""
+        if name in self.homes:
+            return self.homes[name]
+        if owner not in self.users:
+            self.add_user(owner)
+        self.cli("home", "add", name, "--owner", owner)
+        self.homes[name] = name
+        return name
+
+    def add_user(self, login, password=None, admin=False):
+        password = password or ("pw-" + os.urandom(9).hex())
+        args = ["user", "add", login, "--password-stdin"] + (["--admin"] if admin else [])
+        cmd = [str(CAMVAULT), *args, "--data", str(self.data_dir), "--json"]
+        r = subprocess.run(cmd, input=password + "\n", capture_output=True, text=True, timeout=60 * SLOW)
+        assert r.returncode == 0, f"{cmd} failed: {r.stderr}"
+        self.users[login] = password
+        return password
 
     def cli(self, *args, check=True):
         cmd = [str(CAMVAULT), *args, "--data", str(self.data_dir), "--json"]
@@ -106,8 +146,9 @@ class Server:
             assert r.returncode == 0, f"{cmd} failed: {r.stderr}"
         return r
 
-    def add_camera(self, name, pull=None, transport=None):
-        args = ["camera", "add", "--name", name]
+    def add_camera(self, name, pull=None, transport=None, home=None):
+        home = home or self.ensure_home()
+        args = ["camera", "add", "--name", name, "--home", home]
         if pull:
             args += ["--pull", pull]
         if transport:

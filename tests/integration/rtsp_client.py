@@ -3,10 +3,13 @@
 It exists to assert on bytes real players hide: status codes for malformed
 input, RTP-Info, interleaved RTP/RTCP packets, which NAL unit arrives first.
 Every read has a deadline."""
+import hashlib
+import os
 import re
 import socket
 import struct
 import time
+from urllib.parse import unquote
 
 
 class RtspError(Exception):
@@ -25,13 +28,51 @@ class Response:
 
 
 class Client:
-    def __init__(self, host, port, timeout=10.0):
-        self.sock = socket.create_connection((host, port), timeout=timeout)
+    creds = None  # (user, password) from a URL's userinfo
+    challenge = None  # the server's Digest parameters after a 401
+    nc = 0
+    def __init__(self, host, port, timeout=10.0, source=None):
+        """source: a local address to connect from (127.0.0.2 plays "another client")."""
+        self.sock = socket.create_connection((host, port), timeout=timeout,
+                                             source_address=(source, 0) if source else None)
         self.sock.settimeout(timeout)
         self.buf = b""
         self.cseq = 0
         self.session = None
         self.packets = []  # (channel, bytes) read while waiting for a response
+        self.creds = None  # (user, password) from a URL's userinfo
+        self.challenge = None  # the server's Digest parameters after a 401
+        self.nc = 0
+
+    @staticmethod
+    def split_userinfo(url):
+        """rtsp://user:pass@host/... -> (rtsp://host/..., (user, pass)) or (url, None)."""
+        m = re.match(r"(rtsps?://)([^/@]*)@(.*)", url)
+        if not m:
+            return url, None
+        user, _, pw = m.group(2).partition(":")
+        return m.group(1) + m.group(3), (unquote(user), unquote(pw))
+
+    def _authorization(self, method, url):
+        """RFC 2617 Digest (MD5, qop=auth when offered), as ffmpeg and VLC answer."""
+        if not (self.creds and self.challenge):
+            return None
+        ch = self.challenge
+        user, pw = self.creds
+        md5 = lambda x: hashlib.md5(x.encode()).hexdigest()
+        ha1 = md5(f"{user}:{ch['realm']}:{pw}")
+        ha2 = md5(f"{method}:{url}")
+        parts = [f'username="{user}"', f'realm="{ch["realm"]}"', f'nonce="{ch["nonce"]}"', f'uri="{url}"']
+        if "auth" in ch.get("qop", ""):
+            self.nc += 1
+            nc = f"{self.nc:08x}"
+            cnonce = os.urandom(8).hex()
+            resp = md5(f"{ha1}:{ch['nonce']}:{nc}:{cnonce}:auth:{ha2}")
+            parts += ["qop=auth", f"nc={nc}", f'cnonce="{cnonce}"']
+        else:
+            resp = md5(f"{ha1}:{ch['nonce']}:{ha2}")
+        parts.append(f'response="{resp}"')
+        return "Digest " + ", ".join(parts)
 
     def close(self):
         try:
@@ -53,8 +94,25 @@ class Client:
         self.buf += chunk
 
     def request(self, method, url, headers=None, body=b"", timeout=10.0):
+        """Sends a request; with credentials in the URL, answers a Digest
+        challenge once (and keeps authenticating later requests)."""
+        url, creds = self.split_userinfo(url)
+        if creds:
+            self.creds = creds
+        r = self._request(method, url, headers, body, timeout)
+        if r.status == 401 and self.creds:
+            m = re.match(r"Digest\s+(.*)", r.header("www-authenticate", ""))
+            if m:
+                self.challenge = dict(re.findall(r'(\w+)="?([^",]*)"?', m.group(1)))
+                r = self._request(method, url, headers, body, timeout)
+        return r
+
+    def _request(self, method, url, headers, body, timeout):
         self.cseq += 1
         lines = [f"{method} {url} RTSP/1.0", f"CSeq: {self.cseq}", "User-Agent: camvault-test"]
+        auth = self._authorization(method, url)
+        if auth:
+            lines.append(f"Authorization: {auth}")
         if self.session and not (headers and "Session" in headers):
             lines.append(f"Session: {self.session}")
         for k, v in (headers or {}).items():
@@ -124,7 +182,7 @@ class Client:
         d = self.request("DESCRIBE", url, {"Accept": "application/sdp"}, timeout=timeout)
         if d.status != 200:
             return d
-        base = d.header("content-base", url + "/")
+        base = d.header("content-base", self.split_userinfo(url)[0] + "/")
         for i in tracks:
             r = self.request("SETUP", f"{base}trackID={i}",
                              {"Transport": f"RTP/AVP/TCP;unicast;interleaved={2 * i}-{2 * i + 1}"}, timeout=timeout)

@@ -141,7 +141,12 @@ def test_camera_removed_while_watched(server, procs):
     elapsed = time.monotonic() - t0
     assert elapsed < 3 * SLOW, f"viewer of a removed camera kept its stream {elapsed:.1f}s\n" + srv.log()[-3000:]
     wait_for(lambda: srv.find(rf"camera {cam['id']} removed"), 5, "the removal to be logged")
-    # Its id is gone for good: DESCRIBE is 404, publishing is refused.
+    # Its id is gone for good: the old token is refused (401, as for any
+    # camera one may not see), and so is the camera's own ingest secret.
     c = Client("127.0.0.1", srv.port)
-    assert c.request("DESCRIBE", srv.url(cam["id"])).status == 404
+    assert c.request("DESCRIBE", srv.url(cam["id"])).status == 401
+    c.close()
+    c = Client("127.0.0.1", srv.port)
+    r = c.request("ANNOUNCE", cam["ingest_url"], {"Content-Type": "application/sdp"}, b"v=0\r\n")
+    assert r.status == 401
     c.close()

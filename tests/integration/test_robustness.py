@@ -88,9 +88,9 @@ def test_malformed_requests_get_status_and_close(healthy, name, data, status):
 
 BAD_REQUESTS = [
     ("FROB", "rtsp://127.0.0.1/cam/x", {}, b"", 501),
-    ("DESCRIBE", "rtsp://127.0.0.1/cam/00000000000000000000000000000000", {}, b"", 404),
-    ("DESCRIBE", "rtsp://127.0.0.1/elsewhere", {}, b"", 404),
-    ("SETUP", "rtsp://127.0.0.1/cam/zz/trackID=0", {"Transport": "RTP/AVP/TCP;interleaved=0-1"}, b"", 404),
+    ("DESCRIBE", "rtsp://127.0.0.1/cam/00000000000000000000000000000000", {}, b"", 401),
+    ("DESCRIBE", "rtsp://127.0.0.1/elsewhere", {}, b"", 401),
+    ("SETUP", "rtsp://127.0.0.1/cam/zz/trackID=0", {"Transport": "RTP/AVP/TCP;interleaved=0-1"}, b"", 401),
     ("PLAY", "rtsp://127.0.0.1/cam/x", {}, b"", 455),
     ("PLAY", "rtsp://127.0.0.1/cam/x", {"Session": "deadbeef"}, b"", 454),
 ]

@@ -1,0 +1,44 @@
+/* The REST JSON API under /api/v1/, plugged into cv_http as its request
+ * handler. It authenticates (web sessions by cookie + CSRF header, or
+ * Bearer), authorises, and turns JSON into calls of the administrative
+ * operations (admin/admin.h), which validate, seal and audit. Password
+ * checks run on libuv's thread pool; everything else on the loop thread.
+ * docs/openapi.yaml describes every route. */
+#ifndef CV_API_API_H
+#define CV_API_API_H
+
+#include <stdint.h>
+#include <uv.h>
+
+#include "auth/guard.h"
+#include "auth/key.h"
+#include "http/server.h"
+#include "store/store.h"
+
+typedef struct cv_api cv_api;
+
+typedef struct {
+    cv_store *store;         /* borrowed; used on the loop thread only */
+    const cv_key *key;       /* borrowed */
+    cv_guard *guard;         /* borrowed: failed logins, realm "login" */
+    const char *rtsp_base;   /* "rtsp://127.0.0.1:8554" for URLs in answers (copied) */
+    int64_t session_ttl_us;  /* web session lifetime; 0: 12 h */
+    /* Optional: called on the loop thread after each answered request that
+     * may have written the store (a 2xx to POST, PUT, PATCH or DELETE).
+     * The API writes on the server's own connection, whose commits do not
+     * move PRAGMA data_version for it, so this is how the server learns to
+     * reload what it caches (revoked tokens, cameras, live sessions). */
+    void (*on_change)(void *ctx);
+    void *on_change_ctx;
+} cv_api_config;
+
+/* Returns NULL when out of memory or cfg lacks store, key or guard. */
+cv_api *cv_api_new(uv_loop_t *loop, const cv_api_config *cfg);
+/* Call only after the HTTP server stopped. Password checks still on the
+ * thread pool finish later and free what remains; they never touch the
+ * store after this. */
+void cv_api_free(cv_api *a);
+/* The cv_http_server_config.handle (ctx: the cv_api). */
+void cv_api_handle(void *ctx, cv_http_req *req);
+
+#endif

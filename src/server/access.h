@@ -1,0 +1,67 @@
+/* cv_access: who may see which camera, decided for every protocol the
+ * server speaks. Capability tokens are verified with the server key and an
+ * in-memory set of revoked token hashes (no database read); the set and the
+ * live sessions are re-checked whenever the store changes (cv_access_reload
+ * then cv_rtsp_server_recheck), which is how revocation ends live views.
+ * Failed attempts are throttled per address and per account (auth/guard.h).
+ * Loop thread only. */
+#ifndef CV_SERVER_ACCESS_H
+#define CV_SERVER_ACCESS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "auth/guard.h"
+#include "auth/key.h"
+#include "auth/token.h"
+#include "rtsp/server.h"
+#include "store/store.h"
+
+typedef struct cv_access cv_access;
+
+/* What a cv_rtsp_access.kind means here. */
+enum {
+    CV_ACCESS_INGEST = 1,  /* a push camera with its ingest secret; token_hash: hash of the sealed secret */
+    CV_ACCESS_TOKEN = 2,   /* a capability token; token_hash set */
+    CV_ACCESS_APPPW = 3,   /* a user's app password (Digest); token_hash holds the app password id */
+};
+
+/* Borrows store and key (both must outlive it). */
+cv_access *cv_access_new(cv_store *store, const cv_key *key);
+void cv_access_free(cv_access *a);
+/* Reloads the revoked-token set from the store. Returns 0 or -EIO (the old
+ * set is kept and the caller retries). */
+int cv_access_reload(cv_access *a);
+cv_guard *cv_access_guard(cv_access *a);
+
+/* Verifies a capability token for camera and scope without a database read.
+ * Returns 200 (with *out filled), 401 (malformed, forged, expired or revoked:
+ * the caller must authenticate again) or 403 (valid, but for another camera
+ * or scope). Failed tokens count against address in the guard; 429 when the
+ * address is throttled (*retry_s set). */
+int cv_access_check_token(cv_access *a, const char *tok, size_t len, const cv_id *camera, uint32_t scope,
+                          const char *address, cv_token *out, int64_t *retry_s);
+bool cv_access_token_revoked(const cv_access *a, const uint8_t hash[32]);
+
+/* While deep is set (the server's periodic and on-change rechecks),
+ * still_allowed also asks the store whether a token's user still has access
+ * (membership, grant expiry, disabled). Outside it, a token session is
+ * checked against the in-memory revoked set only. */
+void cv_access_set_deep(cv_access *a, bool deep);
+
+/* The RTSP server's callbacks (ctx is the cv_access). */
+int cv_access_rtsp_authorize(void *ctx, const cv_rtsp_auth_req *req, cv_rtsp_access *out, cv_sbuf *challenge);
+bool cv_access_rtsp_still_allowed(void *ctx, const cv_id *camera, bool publish, const cv_rtsp_access *acc);
+void cv_access_rtsp_event(void *ctx, const cv_rtsp_event *ev);
+
+typedef struct {
+    uint64_t tokens_ok, tokens_refused;
+    uint64_t digest_ok, digest_refused;
+    uint64_t throttled;
+    uint64_t isolation_violations;
+    uint64_t revoked_sessions;
+} cv_access_stats;
+void cv_access_get_stats(const cv_access *a, cv_access_stats *out);
+
+#endif

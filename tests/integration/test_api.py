@@ -1,0 +1,482 @@
+"""The REST API (/api/v1/) against the real binary: login and sessions
+(Bearer and cookie + CSRF), who may do what (403 that never tells whether an
+id exists), bad input that writes nothing, TOTP, app passwords, and tokens
+issued and revoked over HTTP that open and then stop opening RTSP."""
+import base64
+import hashlib
+import hmac
+import http.client
+import json
+import re
+import struct
+import subprocess
+import time
+
+import pytest
+
+from conftest import SLOW, make_clip, push_camera, wait_for, wait_live
+from rtsp_client import Client
+
+RANDOM_ID = "0123456789abcdef0123456789abcdef"
+
+
+class Resp:
+    def __init__(self, status, headers, raw):
+        self.status = status
+        self.headers = headers  # [(name lowercased, value)]
+        self.raw = raw
+        try:
+            self.json = json.loads(raw) if raw else None
+        except ValueError:
+            self.json = None
+
+    def header(self, name):
+        return next((v for k, v in self.headers if k == name.lower()), None)
+
+    def __repr__(self):
+        return f"<{self.status} {self.raw[:300]!r}>"
+
+
+class Api:
+    """A client for the server's HTTP port, one connection per request."""
+
+    def __init__(self, srv):
+        self.srv = srv
+        m = wait_for(lambda: srv.find(r"http listening on [\d.:a-f]+:(\d+)"), 10, "http to listen")
+        self.port = int(m.group(1))
+
+    def request(self, method, path, body=None, headers=None, raw=None, ctype="application/json"):
+        h = dict(headers or {})
+        data = raw
+        if body is not None:
+            data = json.dumps(body).encode()
+        if data is not None and ctype:
+            h.setdefault("Content-Type", ctype)
+        c = http.client.HTTPConnection("127.0.0.1", self.port, timeout=30 * SLOW)
+        try:
+            c.request(method, "/api/v1/" + path, body=data, headers=h)
+            r = c.getresponse()
+            return Resp(r.status, [(k.lower(), v) for k, v in r.getheaders()], r.read())
+        finally:
+            c.close()
+
+    def login(self, login, password, totp=None):
+        body = {"login": login, "password": password}
+        if totp is not None:
+            body["totp"] = totp
+        return self.request("POST", "login", body)
+
+    def session(self, login, password=None, totp=None):
+        r = self.login(login, password or self.srv.users[login], totp)
+        assert r.status == 200, r
+        return Session(self, r.json)
+
+
+class Session:
+    """A logged-in caller; bearer by default, or the browser's cookie + CSRF."""
+
+    def __init__(self, api, answer):
+        self.api = api
+        self.secret = answer["session"]
+        self.csrf = answer["csrf"]
+        self.user = answer["user"]
+
+    def bearer(self):
+        return {"Authorization": "Bearer " + self.secret}
+
+    def cookie(self, csrf=True):
+        h = {"Cookie": "cv_session=" + self.secret}
+        if csrf:
+            h["X-CSRF-Token"] = self.csrf
+        return h
+
+    def __call__(self, method, path, body=None, headers=None, **kw):
+        h = self.bearer()
+        h.update(headers or {})
+        return self.api.request(method, path, body, h, **kw)
+
+
+def totp_code(secret_b32, t=None, step_offset=0):
+    """RFC 6238: HMAC-SHA1, 30 s steps, 6 digits."""
+    key = base64.b32decode(secret_b32 + "=" * (-len(secret_b32) % 8))
+    step = int((time.time() if t is None else t) // 30) + step_offset
+    mac = hmac.new(key, struct.pack(">Q", step), hashlib.sha1).digest()
+    off = mac[-1] & 0x0F
+    return "%06d" % ((struct.unpack(">I", mac[off:off + 4])[0] & 0x7FFFFFFF) % 1000000)
+
+
+@pytest.fixture
+def api(server):
+    srv = server()
+    srv.add_user("root", "root-password-1", admin=True)
+    srv.add_user("alice", "alice-password-1")
+    srv.add_user("mallory", "mallory-password-1")
+    return Api(srv)
+
+
+def home_with_camera(s, name="house", camera="porch", **extra):
+    r = s("POST", "homes", {"name": name})
+    assert r.status == 201, r
+    home = r.json
+    r = s("POST", f"homes/{home['id']}/cameras", {"name": camera, **extra})
+    assert r.status == 201, r
+    return home, r.json
+
+
+def audit_events(api, kind):
+    root = api.session("root")
+    r = root("GET", "audit?limit=1000")
+    assert r.status == 200, r
+    return [e for e in r.json["events"] if e["event"] == kind]
+
+
+def test_login_failures_are_byte_identical(api):
+    wrong = api.login("alice", "not-the-password")
+    unknown = api.login("nobody", "not-the-password")
+    assert wrong.status == unknown.status == 401
+    assert wrong.raw == unknown.raw == b'{"error":"invalid login or password"}'
+    names = lambda r: sorted(k for k, _ in r.headers if k != "date")
+    assert names(wrong) == names(unknown)
+    # A disabled account answers exactly like a wrong password.
+    root = api.session("root")
+    r = root("POST", f"users/{api.session('mallory').user['id']}/disable")
+    assert r.status == 200 and r.json["user"]["disabled"] is True
+    disabled = api.login("mallory", "mallory-password-1")
+    assert disabled.status == 401 and disabled.raw == wrong.raw
+    # Login names are case-insensitive; every attempt is audited.
+    assert api.login("ALICE", "alice-password-1").status == 200
+    fails = audit_events(api, "login.fail")
+    assert {e["principal"] for e in fails} >= {"user:alice", "user:nobody", "user:mallory"}
+    assert all(e["protocol"] == "http" and e["address"] == "127.0.0.1" for e in fails)
+    assert any(e["principal"] == "user:alice" for e in audit_events(api, "login.ok"))
+
+
+def test_login_answer_and_cookie(api):
+    r = api.login("alice", "alice-password-1")
+    assert r.status == 200
+    j = r.json
+    assert j["user"]["login"] == "alice" and j["user"]["admin"] is False
+    assert len(j["session"]) >= 43 and len(j["csrf"]) == 64
+    assert j["expires"] > time.time() + 3600
+    cookie = r.header("set-cookie")
+    assert cookie.startswith("cv_session=" + j["session"] + ";")
+    for attr in ("HttpOnly", "SameSite=Strict", "Path=/", "Max-Age=43200"):
+        assert attr in cookie, cookie
+
+
+def test_bearer_and_cookie_sessions_and_csrf(api):
+    s = api.session("alice")
+    assert s("GET", "me").json["user"]["login"] == "alice"
+    assert api.request("GET", "me", headers=s.cookie(csrf=False)).status == 200
+    # Nothing, a wrong secret, or a cookie with a bearer's shape: 401.
+    assert api.request("GET", "me").status == 401
+    assert api.request("GET", "me", headers={"Authorization": "Bearer " + "x" * 43}).status == 401
+    assert api.request("GET", "me", headers={"Cookie": "cv_session=" + "y" * 43}).status == 401
+    # Cookie sessions need the CSRF header on every unsafe method.
+    for h in (s.cookie(csrf=False), dict(s.cookie(), **{"X-CSRF-Token": "0" * 64}),
+              dict(s.cookie(), **{"X-CSRF-Token": s.csrf[:-1]})):
+        r = api.request("POST", "homes", {"name": "csrf"}, h)
+        assert r.status == 403 and r.json == {"error": "missing or bad CSRF token"}, r
+    assert s("GET", "homes").json["homes"] == []
+    r = api.request("POST", "homes", {"name": "csrf"}, s.cookie())
+    assert r.status == 201, r
+    hid = r.json["id"]
+    r = api.request("DELETE", f"homes/{hid}", headers=s.cookie(csrf=False))
+    assert r.status == 403 and "CSRF" in r.json["error"]
+    # Bearer needs no CSRF header.
+    assert s("DELETE", f"homes/{hid}").status == 204
+    # Another session's CSRF value does not fit this one.
+    other = api.session("alice")
+    h = dict(s.cookie(), **{"X-CSRF-Token": other.csrf})
+    assert api.request("POST", "homes", {"name": "x"}, h).status == 403
+
+
+def test_logout_invalidates_the_session(api):
+    s = api.session("alice")
+    c = api.session("alice")
+    assert s("POST", "logout").status == 204
+    assert s("GET", "me").status == 401
+    # Cookie logout: CSRF needed, then the cookie is cleared.
+    assert api.request("POST", "logout", headers=c.cookie(csrf=False)).status == 403
+    r = api.request("POST", "logout", headers=c.cookie())
+    assert r.status == 204 and "Max-Age=0" in r.header("set-cookie")
+    assert api.request("GET", "me", headers=c.cookie()).status == 401
+
+
+def test_admin_only_routes_refuse_others(api):
+    alice, root = api.session("alice"), api.session("root")
+    bob_id = root("POST", "users", {"login": "bob", "password": "bob-password-1"}).json["user"]["id"]
+    for method, path, body in (("GET", "users", None), ("POST", "users", {"login": "eve"}),
+                               ("POST", f"users/{bob_id}/disable", None), ("POST", f"users/{bob_id}/enable", None),
+                               ("DELETE", f"users/{bob_id}", None)):
+        r = alice(method, path, body)
+        assert r.status == 403 and r.json == {"error": "forbidden"}, (method, path, r)
+    assert "eve" not in [u["login"] for u in root("GET", "users").json["users"]]
+    # The admin: a generated password, shown once, that logs in.
+    r = root("POST", "users", {"login": "carol"})
+    assert r.status == 201 and len(r.json["password"]) >= 16
+    assert api.login("carol", r.json["password"]).status == 200
+    assert root("POST", "users", {"login": "Carol", "password": "whatever-1"}).status == 409
+    assert root("DELETE", f"users/{bob_id}").status == 204
+    assert api.login("bob", "bob-password-1").status == 401
+    assert root("DELETE", f"users/{root.user['id']}").status == 400  # not oneself
+
+
+def test_non_member_gets_403_for_real_and_random_ids(api):
+    alice, mallory = api.session("alice"), api.session("mallory")
+    home, cam = home_with_camera(alice)
+    grant = alice("POST", f"cameras/{cam['id']}/grants", {"login": "root", "scopes": ["live"], "expires_in": 60})
+    assert grant.status == 201, grant
+    answers = []
+    for cid, hid, gid in ((cam["id"], home["id"], grant.json["id"]), (RANDOM_ID, RANDOM_ID, RANDOM_ID),
+                          ("not-an-id", "zz", "%2e%2e")):
+        for method, path, body in (
+                ("GET", f"cameras/{cid}", None), ("DELETE", f"cameras/{cid}", None),
+                ("POST", f"cameras/{cid}/rotate-secret", None), ("GET", f"cameras/{cid}/grants", None),
+                ("POST", f"cameras/{cid}/grants", {"login": "mallory", "scopes": ["live"], "expires_in": 60}),
+                ("POST", f"cameras/{cid}/tokens", {}), ("GET", f"audit?camera={cid}", None),
+                ("GET", f"homes/{hid}/members", None), ("DELETE", f"homes/{hid}", None),
+                ("PUT", f"homes/{hid}/members/mallory", {"role": "owner"}),
+                ("POST", f"homes/{hid}/cameras", {"name": "mine"}), ("DELETE", f"grants/{gid}", None)):
+            r = mallory(method, path, body)
+            answers.append((method, path, r.status, r.raw))
+    bad = [a for a in answers if a[2] != 403 or a[3] != b'{"error":"forbidden"}']
+    assert not bad, bad
+    assert alice("GET", f"cameras/{cam['id']}").status == 200
+    assert mallory("GET", "cameras").json["cameras"] == []
+    assert mallory("GET", "homes").json["homes"] == []
+    # Unknown routes are the only 404s.
+    assert mallory("GET", "nothing/here").status == 404
+    assert mallory("GET", "cameras/" + cam["id"] + "/").status == 404
+
+
+def test_roles_and_guest_grants(api):
+    alice, mallory, root = api.session("alice"), api.session("mallory"), api.session("root")
+    home, cam = home_with_camera(alice)
+    # A viewer sees the camera but may not remove it or grant.
+    assert alice("PUT", f"homes/{home['id']}/members/mallory", {"role": "viewer"}).status == 200
+    assert mallory("GET", f"cameras/{cam['id']}").status == 200
+    assert mallory("DELETE", f"cameras/{cam['id']}").status == 403
+    assert mallory("GET", f"cameras/{cam['id']}/grants").status == 403
+    members = mallory("GET", f"homes/{home['id']}/members").json["members"]
+    assert {(m["login"], m["role"]) for m in members} == {("alice", "owner"), ("mallory", "viewer")}
+    # The last owner stays.
+    assert alice("PUT", f"homes/{home['id']}/members/alice", {"role": "member"}).status == 409
+    assert alice("PUT", f"homes/{home['id']}/members/mallory", {"role": "king"}).status == 400
+    assert alice("PUT", f"homes/{home['id']}/members/nobody", {"role": "viewer"}).status == 400
+    # A member adds a camera and grants a guest; the guest sees only that one.
+    assert alice("PUT", f"homes/{home['id']}/members/mallory", {"role": "member"}).status == 200
+    side = mallory("POST", f"homes/{home['id']}/cameras", {"name": "side"})
+    assert side.status == 201 and side.json["ingest_url"].startswith("rtsp://camera:")
+    carol_pw = root("POST", "users", {"login": "carol"}).json["password"]
+    carol = api.session("carol", carol_pw)
+    g = mallory("POST", f"cameras/{side.json['id']}/grants", {"login": "carol", "scopes": ["live"],
+                                                               "expires_in": 600})
+    assert g.status == 201 and g.json["scopes"] == ["live"] and not g.json["expired"]
+    assert [c["id"] for c in carol("GET", "cameras").json["cameras"]] == [side.json["id"]]
+    assert carol("GET", f"cameras/{cam['id']}").status == 403
+    assert carol("DELETE", f"grants/{g.json['id']}").status == 403
+    assert mallory("DELETE", f"grants/{g.json['id']}").status == 204
+    assert carol("GET", f"cameras/{side.json['id']}").status == 403
+    # Leaving a home: a member may remove themselves.
+    assert mallory("DELETE", f"homes/{home['id']}/members/mallory").status == 204
+    assert mallory("GET", f"cameras/{cam['id']}").status == 403
+    # Admins see everything.
+    assert {c["id"] for c in root("GET", "cameras").json["cameras"]} == {cam["id"], side.json["id"]}
+
+
+def test_pull_camera_never_shows_credentials(api):
+    alice = api.session("alice")
+    home, cam = home_with_camera(alice, camera="door", pull_url="rtsp://admin:hunter22@192.0.2.10/s1",
+                                 transport="udp")
+    assert cam["source"] == "pull" and cam["transport"] == "udp" and "ingest_url" not in cam
+    for r in (alice("GET", f"cameras/{cam['id']}"), alice("GET", "cameras")):
+        assert r.status == 200 and b"hunter22" not in r.raw and b"s1." not in r.raw
+    assert alice("POST", f"cameras/{cam['id']}/rotate-secret").status == 400
+
+
+def test_bad_input_is_a_json_4xx_and_writes_nothing(api):
+    alice, root = api.session("alice"), api.session("root")
+    home, cam = home_with_camera(alice)
+    adds_before = len(audit_events(api, "home.add")) + len(audit_events(api, "camera.add"))
+    cases = [
+        ("homes", None, b'{"name": "x"', "application/json", 400),                  # malformed
+        ("homes", None, b'{"name": "a", "name": "b"}', "application/json", 400),    # duplicate key
+        ("homes", None, b'["name"]', "application/json", 400),                      # not an object
+        ("homes", None, b'{"name": "\xff\xfe"}', "application/json", 400),          # invalid UTF-8
+        ("homes", None, b'{"name": "a\\u0000b"}', "application/json", 400),         # NUL
+        ("homes", None, b'{"name": "a\\u0007b"}', "application/json", 400),         # control character
+        ("homes", {"name": "x" * 300}, None, "application/json", 400),              # oversized
+        ("homes", {"name": 42}, None, "application/json", 400),                     # wrong type
+        ("homes", {"nom": "x"}, None, "application/json", 400),                     # missing
+        ("homes", None, b"", "application/json", 400),                              # empty
+        ("homes", {"name": "x"}, None, "text/plain", 415),                          # content type
+        ("homes", None, b"name=x", "application/x-www-form-urlencoded", 415),
+        (f"homes/{home['id']}/cameras", {"name": "c", "model": "m" * 64}, None, "application/json", 400),
+        (f"homes/{home['id']}/cameras", {"name": "c", "pull_url": "http://x/"}, None, "application/json", 400),
+        (f"homes/{home['id']}/cameras", {"name": "c", "transport": "tcp"}, None, "application/json", 400),
+        (f"homes/{home['id']}/cameras", {"name": "porch"}, None, "application/json", 409),
+        (f"cameras/{cam['id']}/grants", {"login": "root", "scopes": [], "expires_in": 60}, None,
+         "application/json", 400),
+        (f"cameras/{cam['id']}/grants", {"login": "root", "scopes": ["live"], "expires_in": 1.5}, None,
+         "application/json", 400),
+        (f"cameras/{cam['id']}/tokens", {"scope": "everything"}, None, "application/json", 400),
+        (f"cameras/{cam['id']}/tokens", {"ttl": 86401}, None, "application/json", 400),
+        ("me/app-passwords", {"label": "l" * 64}, None, "application/json", 400),
+    ]
+    for path, body, raw, ctype, want in cases:
+        r = alice("POST", path, body, raw=raw, ctype=ctype)
+        assert r.status == want and isinstance(r.json, dict) and r.json.get("error"), (path, body, raw, r)
+        assert r.header("content-type") == "application/json"
+    r = root("POST", "users", {"login": "x' OR '1'='1"})
+    assert r.status == 400 and "login" in r.json["error"]
+    r = api.request("POST", "login", raw=b'{"login": "alice", "password": ["x"]}')
+    assert r.status == 400 and r.json["error"] == "password: expected a string"
+    # Nothing above was written.
+    assert [h["name"] for h in alice("GET", "homes").json["homes"]] == ["house"]
+    assert [c["name"] for c in alice("GET", "cameras").json["cameras"]] == ["porch"]
+    assert alice("GET", f"cameras/{cam['id']}/grants").json["grants"] == []
+    assert alice("GET", "me/app-passwords").json["app_passwords"] == []
+    assert len(audit_events(api, "home.add")) + len(audit_events(api, "camera.add")) == adds_before
+    # SQL metacharacters are just characters.
+    name = "x'); DROP TABLE users; --\"%_\\"
+    r = alice("POST", "homes", {"name": name})
+    assert r.status == 201 and r.json["name"] == name
+    assert name in [h["name"] for h in alice("GET", "homes").json["homes"]]
+    assert len(root("GET", "users").json["users"]) == 3
+
+
+def test_throttled_logins_get_429_with_retry_after(api):
+    statuses = []
+    for _ in range(10):
+        r = api.login("alice", "wrong-password")
+        statuses.append(r.status)
+        if r.status == 429:
+            break
+    assert statuses[-1] == 429, statuses
+    assert int(r.header("retry-after")) >= 1
+    assert r.json["error"] == "too many failed attempts; retry later" and r.json["retry_after"] >= 1
+
+
+def test_password_change(api):
+    s = api.session("alice")
+    r = s("POST", "me/password", {"old": "nope-nope-nope", "new": "alice-password-2"})
+    assert r.status == 403
+    assert s("POST", "me/password", {"old": "alice-password-1", "new": "short"}).status == 400
+    assert s("POST", "me/password", {"old": "alice-password-1", "new": "alice-password-2"}).status == 204
+    assert api.login("alice", "alice-password-1").status == 401
+    assert api.login("alice", "alice-password-2").status == 200
+
+
+def test_totp_enrol_confirm_login_disable(api):
+    s = api.session("alice")
+    r = s("POST", "me/totp")
+    assert r.status == 200, r
+    secret = r.json["secret"]
+    assert r.json["otpauth_uri"].startswith("otpauth://totp/") and "secret=" + secret in r.json["otpauth_uri"]
+    # Not yet on: a password alone still logs in.
+    assert api.login("alice", "alice-password-1").status == 200
+    # Three codes from neighbouring steps follow; keep clear of a step boundary.
+    if 30 - time.time() % 30 < 6:
+        time.sleep(30 - time.time() % 30 + 0.5)
+    t = time.time()
+    assert s("POST", "me/totp/confirm", {"code": "000000" if totp_code(secret, t) != "000000" else "111111"}
+             ).status == 400
+    r = s("POST", "me/totp/confirm", {"code": totp_code(secret, t, -1)})
+    assert r.status == 200 and r.json["totp"] is True
+    assert s("GET", "me").json["user"]["totp"] is True
+    # Password right, code missing or wrong: "code required"; password wrong: the usual answer.
+    need = api.login("alice", "alice-password-1")
+    assert need.status == 401 and need.json == {"error": "one-time code required", "totp_required": True}
+    assert api.login("alice", "alice-password-1", "123").json.get("totp_required") is True
+    wrong = api.login("alice", "bad-password", totp_code(secret, t))
+    assert wrong.status == 401 and wrong.raw == b'{"error":"invalid login or password"}'
+    code = totp_code(secret, t)
+    assert api.login("alice", "alice-password-1", code).status == 200
+    # A code once accepted is not accepted again.
+    assert api.login("alice", "alice-password-1", code).json.get("totp_required") is True
+    assert s("DELETE", "me/totp", {"code": "999999" if code != "999999" else "888888"}).status == 400
+    assert s("DELETE", "me/totp", {"code": totp_code(secret, t, +1)}).status == 204
+    assert api.login("alice", "alice-password-1").status == 200
+
+
+def ffprobe_ok(url):
+    r = subprocess.run(["ffprobe", "-v", "error", "-rtsp_transport", "tcp", "-show_streams", "-of", "json", url],
+                       capture_output=True, text=True, timeout=30 * SLOW)
+    return r.returncode == 0 and json.loads(r.stdout)["streams"][0]["codec_name"] == "h264"
+
+
+def describe_status(port, url):
+    c = Client("127.0.0.1", port)
+    try:
+        return c.request("DESCRIBE", url, {"Accept": "application/sdp"}).status
+    finally:
+        c.close()
+
+
+def test_tokens_and_app_passwords_issued_over_http_open_rtsp(api, procs):
+    srv = api.srv
+    alice, mallory = api.session("alice"), api.session("mallory")
+    home, cam = home_with_camera(alice)
+    assert re.fullmatch(rf"rtsp://camera:[A-Za-z0-9_-]{{20,}}@127\.0\.0\.1:{srv.port}/cam/{cam['id']}",
+                        cam["ingest_url"]), cam
+    push_camera(procs, make_clip("h264_only"), cam["ingest_url"])
+    wait_live(srv, cam["id"])
+
+    # Not a member: no token.
+    assert mallory("POST", f"cameras/{cam['id']}/tokens", {}).status == 403
+    r = alice("POST", f"cameras/{cam['id']}/tokens", {"scope": ["live", "snapshot"], "ttl": 600})
+    assert r.status == 201, r
+    tok = r.json
+    assert tok["rtsp_url"] == f"rtsp://127.0.0.1:{srv.port}/cam/{cam['id']}?token={tok['token']}"
+    assert tok["scopes"] == ["live", "snapshot"] and tok["expires"] > time.time() + 500
+    assert ffprobe_ok(tok["rtsp_url"])
+    # Only its principal, an owner of the camera's home or an admin revokes.
+    assert mallory("POST", "tokens/revoke", {"token": tok["token"]}).status == 403
+    assert alice("POST", "tokens/revoke", {"token": "cvt1.nonsense"}).status == 400
+    assert alice("POST", "tokens/revoke", {"token": tok["token"]}).status == 204
+    wait_for(lambda: describe_status(srv.port, tok["rtsp_url"]) == 401, 5, "the revoked token to be refused")
+    assert not ffprobe_ok(tok["rtsp_url"])
+
+    # App passwords: shown once, listed without the secret, work for Digest, removable.
+    r = alice("POST", "me/app-passwords", {"label": "nvr"})
+    assert r.status == 201 and r.json["label"] == "nvr" and "alice" in r.json["usage"]
+    pw, pid = r.json["password"], r.json["id"]
+    listed = alice("GET", "me/app-passwords")
+    assert [p["label"] for p in listed.json["app_passwords"]] == ["nvr"] and pw.encode() not in listed.raw
+    url = f"rtsp://alice:{pw}@127.0.0.1:{srv.port}/cam/{cam['id']}"
+    assert ffprobe_ok(url)
+    assert mallory("DELETE", f"me/app-passwords/{pid}").status == 403
+    assert alice("DELETE", f"me/app-passwords/{pid}").status == 204
+    assert describe_status(srv.port, url) == 401
+
+    # Rotating the ingest secret: the new URL is shown once.
+    r = alice("POST", f"cameras/{cam['id']}/rotate-secret")
+    assert r.status == 200 and r.json["ingest_url"] != cam["ingest_url"]
+    # Removing the camera (owner only) ends it.
+    assert alice("DELETE", f"cameras/{cam['id']}").status == 204
+    assert alice("GET", f"cameras/{cam['id']}").status == 403
+
+
+def test_audit_log_access(api):
+    alice, mallory, root = api.session("alice"), api.session("mallory"), api.session("root")
+    home, cam = home_with_camera(alice)
+    assert alice("GET", "audit").status == 403
+    r = alice("GET", f"audit?camera={cam['id']}")
+    assert r.status == 200 and [e["event"] for e in r.json["events"]] == ["camera.add"]
+    assert r.json["events"][0]["principal"] == "user:alice"
+    assert mallory("GET", f"audit?camera={cam['id']}").status == 403
+    all_ = root("GET", "audit?limit=2").json
+    assert len(all_["events"]) == 2
+    nxt = root("GET", f"audit?after={all_['next']}&limit=1000").json["events"]
+    assert nxt and nxt[0]["seq"] > all_["events"][-1]["seq"]
+    assert root("GET", "audit?limit=0").status == 400
+    assert root("GET", "audit?after=-1").status == 400
+
+
+def test_methods_and_head(api):
+    s = api.session("alice")
+    r = s("PATCH", "me")
+    assert r.status == 405 and "GET" in r.header("allow")
+    r = s("HEAD", "me")
+    assert r.status == 200 and r.raw == b""
