@@ -541,6 +541,32 @@ static int apppw_remove_txn(const cv_admin *a, const cv_id *user, const cv_id *i
     return 0;
 }
 
+int cv_admin_seal_legacy(const cv_admin *a)
+{
+    cv_camera_rec *recs = NULL;
+    size_t n = 0;
+    int sealed = 0, rc = cv_store_camera_list(a->store, NULL, &recs, &n);
+    if (rc < 0)
+        return rc;
+    for (size_t i = 0; i < n && rc >= 0; i++) {
+        cv_camera_rec *r = &recs[i];
+        if (r->source != CV_CAM_PULL || r->pull_secret[0])
+            continue;
+        char ad[64], masked[sizeof(r->pull_url)], sealed_url[sizeof(r->pull_secret)];
+        ad_for("pull", &r->id, ad, sizeof(ad));
+        mask_url(r->pull_url, masked, sizeof(masked));
+        if (cv_key_seal(a->key, ad, r->pull_url, strlen(r->pull_url), sealed_url, sizeof(sealed_url)) < 0)
+            rc = -ENOSPC;
+        else if ((rc = cv_store_camera_set_pull(a->store, &r->id, masked, sealed_url, NULL)) == 0) {
+            audit(a, "camera.seal", &r->id, "camera %s: pull URL sealed with the server key", r->name);
+            sealed++;
+        }
+    }
+    sodium_memzero(recs, n * sizeof(*recs));
+    free(recs);
+    return rc < 0 ? rc : sealed;
+}
+
 /* ------------------------------------------------------- public entries */
 
 /* Each operation runs in one transaction, so a change and its audit record

@@ -95,6 +95,11 @@ int cv_admin_apppw_add(const cv_admin *a, const cv_id *user, const char *label, 
                        char *err, size_t errcap);
 int cv_admin_apppw_remove(const cv_admin *a, const cv_id *user, const cv_id *id, char *err, size_t errcap);
 
+/* Seals the pull URLs of cameras migrated from schema 1 (credentials in
+ * clear, nothing sealed) and masks the stored display form. Returns how many
+ * were sealed, or a negative errno. */
+int cv_admin_seal_legacy(const cv_admin *a);
+
 /* Parses "90s", "5m", "2h", "7d" or plain seconds into µs. 0 or -EINVAL. */
 int cv_admin_parse_duration(const char *s, int64_t *out_us);
 /* Parses "live", "snapshot", "live,snapshot" or "all". 0 or -EINVAL. */

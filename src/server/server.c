@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "admin/admin.h"
 #include "api/api.h"
 #include "auth/key.h"
 #include "base/log.h"
@@ -262,6 +263,10 @@ int cv_server_start(cv_server **out, uv_loop_t *loop, const cv_config *cfg)
     cv_config_key_path(cfg, keypath, sizeof(keypath));
     if ((rc = cv_key_load(&s->key, keypath, true)) < 0)
         goto err_store;
+    cv_admin adm = {s->store, s->key, "server", "", "server"};
+    int legacy = cv_admin_seal_legacy(&adm);
+    if (legacy > 0)
+        CV_INFO("sealed the pull URLs of %d camera(s) from an older store", legacy);
     s->access = cv_access_new(s->store, s->key);
     if (!s->access || cv_access_reload(s->access) < 0) {
         rc = -ENOMEM;

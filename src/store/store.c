@@ -639,6 +639,8 @@ static int pragma_setup(sqlite3 *db, const void *who)
         "PRAGMA foreign_keys = ON",
         "PRAGMA synchronous = NORMAL",
         "PRAGMA trusted_schema = OFF",
+        /* Erased secrets (removed cameras, users) are overwritten, not just unlinked. */
+        "PRAGMA secure_delete = ON",
     };
     sqlite3_stmt *st = NULL;
     int res = 0;

@@ -2,6 +2,7 @@
 useless without the server key, and guessing passwords or secrets gets
 throttled without locking the real user out."""
 import base64
+import http.client
 import json
 import os
 import re
@@ -14,6 +15,21 @@ from rtsp_client import Client
 
 GOOD_SDP = ("v=0\r\no=- 0 0 IN IP4 127.0.0.1\r\ns=x\r\nt=0 0\r\n"
             "m=video 0 RTP/AVP 96\r\na=rtpmap:96 H264/90000\r\na=control:streamid=0\r\n")
+
+
+def http_json(port, method, path, body, bearer=None):
+    c = http.client.HTTPConnection("127.0.0.1", port, timeout=30 * SLOW)
+    h = {"Content-Type": "application/json"}
+    if bearer:
+        h["Authorization"] = "Bearer " + bearer
+    try:
+        c.request(method, "/api/v1/" + path, body=json.dumps(body).encode() if body is not None else None, headers=h)
+        r = c.getresponse()
+        data = r.read()
+        assert r.status == 200, (path, r.status, data)
+        return json.loads(data)
+    finally:
+        c.close()
 
 
 def describe(srv, url, source=None):
@@ -36,7 +52,13 @@ def test_leaked_database_holds_no_usable_secret(server, procs, tmp_path):
     apppw = json.loads(srv.cli("user", "app-password", "add", "alice").stdout)["password"]
     token = srv.token(push["id"], user="alice")
     tok_id_part = token.split(".", 1)[1]
-    secrets = [user_pw, ingest_secret, pull_pw, apppw, token, tok_id_part]
+    # A TOTP seed (enrolled over the REST API) and a web session.
+    port = int(wait_for(lambda: srv.find(r"http listening on [\d.:a-f]+:(\d+)"), 10, "http").group(1))
+    login = http_json(port, "POST", "login", {"login": "alice", "password": user_pw})
+    session = login["session"]
+    totp = http_json(port, "POST", "me/totp", None, session)["secret"]
+    totp_raw = base64.b32decode(totp + "=" * (-len(totp) % 8))
+    secrets = [user_pw, ingest_secret, pull_pw, apppw, token, tok_id_part, totp, session]
 
     # Everything the database files hold, raw and as SQL text.
     data = srv.data_dir
@@ -47,6 +69,7 @@ def test_leaked_database_holds_no_usable_secret(server, procs, tmp_path):
     for s in secrets:
         assert s.encode() not in blobs, f"secret {s[:6]}... found in the database files"
         assert s not in dump, f"secret {s[:6]}... found in the SQL dump"
+    assert totp_raw not in blobs and totp_raw.hex() not in dump
     # Passwords are Argon2id strings; tokens are 32-byte hashes.
     hashes = [r[0] for r in db.execute("SELECT pw_hash FROM users")]
     assert hashes and all(h.startswith("$argon2id$") for h in hashes)
@@ -123,3 +146,34 @@ def test_guessing_ingest_secrets_is_throttled(server):
     assert c.request("ANNOUNCE", cam["ingest_url"], {"Content-Type": "application/sdp"},
                      GOOD_SDP.encode()).status == 200
     c.close()
+
+
+def test_store_from_before_homes_gets_its_pull_credentials_sealed(tmp_path):
+    """A schema-1 store (cameras only, pull URLs in clear) is migrated, and the
+    first server start seals the credentials: none are left in the files."""
+    data = tmp_path / "old"
+    data.mkdir(mode=0o700)
+    db = sqlite3.connect(str(data / "camvault.db"))
+    db.executescript(
+        "CREATE TABLE cameras (id BLOB NOT NULL PRIMARY KEY, name TEXT NOT NULL, source INTEGER NOT NULL,"
+        " pull_url TEXT NOT NULL DEFAULT '', pull_transport INTEGER NOT NULL DEFAULT 0, created_us INTEGER NOT NULL,"
+        " removed_us INTEGER NULL);"
+        "CREATE UNIQUE INDEX cameras_live_name ON cameras(name) WHERE removed_us IS NULL;")
+    secret = "OldCamPass-7c1d"
+    db.execute("INSERT INTO cameras VALUES (?, 'legacy', 2, ?, 0, 1, NULL)",
+               (os.urandom(16), f"rtsp://admin:{secret}@127.0.0.1:9/s"))
+    db.commit()
+    db.execute("PRAGMA user_version = 1")
+    db.commit()
+    db.close()
+    os.chmod(data / "camvault.db", 0o600)
+    srv = Server(data).start()
+    try:
+        wait_for(lambda: srv.find(r"sealed the pull URLs of 1 camera"), 10, "the legacy URL to be sealed")
+        wait_for(lambda: srv.find(r"\(legacy\): pulling"), 10, "the legacy camera to be pulled")
+        listed = json.loads(srv.cli("camera", "list").stdout)
+        assert secret not in json.dumps(listed)
+    finally:
+        srv.stop()
+    blobs = b"".join((data / f).read_bytes() for f in os.listdir(data) if f.startswith("camvault.db"))
+    assert secret.encode() not in blobs
