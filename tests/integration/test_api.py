@@ -45,14 +45,15 @@ class Api:
         m = wait_for(lambda: srv.find(r"http listening on [\d.:a-f]+:(\d+)"), 10, "http to listen")
         self.port = int(m.group(1))
 
-    def request(self, method, path, body=None, headers=None, raw=None, ctype="application/json"):
+    def request(self, method, path, body=None, headers=None, raw=None, ctype="application/json", source=None):
         h = dict(headers or {})
         data = raw
         if body is not None:
             data = json.dumps(body).encode()
         if data is not None and ctype:
             h.setdefault("Content-Type", ctype)
-        c = http.client.HTTPConnection("127.0.0.1", self.port, timeout=30 * SLOW)
+        c = http.client.HTTPConnection("127.0.0.1", self.port, timeout=30 * SLOW,
+                                       source_address=(source, 0) if source else None)
         try:
             c.request(method, "/api/v1/" + path, body=data, headers=h)
             r = c.getresponse()
@@ -60,11 +61,11 @@ class Api:
         finally:
             c.close()
 
-    def login(self, login, password, totp=None):
+    def login(self, login, password, totp=None, source=None):
         body = {"login": login, "password": password}
         if totp is not None:
             body["totp"] = totp
-        return self.request("POST", "login", body)
+        return self.request("POST", "login", body, source=source)
 
     def session(self, login, password=None, totp=None):
         r = self.login(login, password or self.srv.users[login], totp)
@@ -356,6 +357,16 @@ def test_throttled_logins_get_429_with_retry_after(api):
     assert statuses[-1] == 429, statuses
     assert int(r.header("retry-after")) >= 1
     assert r.json["error"] == "too many failed attempts; retry later" and r.json["retry_after"] >= 1
+    # The attacker's address stays locked out, even with the right password...
+    assert api.login("alice", api.srv.users["alice"]).status == 429
+    # ...while alice, from a clean address, logs in at once.
+    assert api.login("alice", api.srv.users["alice"], source="127.0.0.2").status == 200
+    # Unknown accounts are throttled the same way (nothing tells them apart).
+    for _ in range(10):
+        r = api.login("nobody-here", "wrong-password", source="127.0.0.3")
+        if r.status == 429:
+            break
+    assert r.status == 429
 
 
 def test_password_change(api):

@@ -166,7 +166,9 @@ static void test_token_length_refused(void **state)
     memcpy(m, s, TOKEN_LEN + 1);
     m[0] = 'C';
     assert_int_equal(cv_token_decode(k, m, TOKEN_LEN, &d), -EBADMSG);
-    snprintf(m, sizeof(m), "%s=", s);
+    memcpy(m, s, TOKEN_LEN);
+    m[TOKEN_LEN] = '=';
+    m[TOKEN_LEN + 1] = '\0';
     assert_int_equal(cv_token_decode(k, m, TOKEN_LEN + 1, &d), -EBADMSG);
     /* Standard base64 characters instead of the URL-safe ones. */
     memcpy(m, s, TOKEN_LEN + 1);
