@@ -274,12 +274,22 @@ class Server:
         with self.c.err_lock:
             return sum(1 for t, l in self.c.err if since <= t <= until and re.search(pattern, l))
 
-    def add_camera(self, name):
-        r = subprocess.run([str(self.exe), "camera", "add", "--name", name, "--data", str(self.data), "--json",
-                            "--rtsp-port", str(self.port)], capture_output=True, text=True, timeout=30)
+    def cli(self, *args, stdin=None):
+        r = subprocess.run([str(self.exe), *args, "--data", str(self.data), "--json", "--rtsp-port", str(self.port)],
+                           input=stdin, capture_output=True, text=True, timeout=60)
         if r.returncode:
-            raise RuntimeError(f"camera add failed: {r.stderr}")
-        return json.loads(r.stdout)
+            raise RuntimeError(f"camvault {' '.join(args)} failed: {r.stderr}")
+        return json.loads(r.stdout) if r.stdout.strip() else None
+
+    def add_camera(self, name):
+        """A push camera in a home of its own; rtsp_url carries a capability
+        token (viewers pay for the token check once, at DESCRIBE)."""
+        home = f"bench-{os.getpid()}-{name}"
+        self.cli("home", "add", home)
+        cam = self.cli("camera", "add", "--name", name, "--home", home)
+        tok = self.cli("token", "issue", "--camera", cam["id"], "--ttl", "24h")
+        cam["rtsp_url"] = tok["rtsp_url"]
+        return cam
 
 
 # ----------------------------------------------------------------- measuring

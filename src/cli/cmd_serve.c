@@ -391,8 +391,10 @@ static void print_demo_banner(const cli_common *c, app *a, int port)
            "    vlc '%s'\n"
            "    gst-launch-1.0 playbin uri='%s'\n\n"
            "  a new viewing URL: %s\n"
+           "  REST API: http://%s:%d/api/v1/ (POST /api/v1/login as admin; see docs/openapi.yaml)\n"
            "  Press Ctrl-C to stop.\n\n",
-           a->camera_hex, base, a->camera_hex, view, view, view, again);
+           a->camera_hex, base, a->camera_hex, view, view, view, again,
+           strcmp(c->cfg.bind_addr, "0.0.0.0") == 0 ? "127.0.0.1" : c->cfg.bind_addr, cv_server_http_port(a->server));
     fflush(stdout);
     cli_wipe(a->admin_password, sizeof(a->admin_password));
     cli_wipe(view, sizeof(view));
