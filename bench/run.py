@@ -285,7 +285,8 @@ class Server:
         """A push camera in a home of its own; rtsp_url carries a capability
         token (viewers pay for the token check once, at DESCRIBE)."""
         home = f"bench-{os.getpid()}-{name}"
-        self.cli("home", "add", home)
+        self.cli("user", "add", home, "--password-stdin", stdin=os.urandom(12).hex() + "\n")
+        self.cli("home", "add", home, "--owner", home)
         cam = self.cli("camera", "add", "--name", name, "--home", home)
         tok = self.cli("token", "issue", "--camera", cam["id"], "--ttl", "24h")
         cam["rtsp_url"] = tok["rtsp_url"]
