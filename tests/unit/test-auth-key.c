@@ -15,13 +15,14 @@
 
 #include <cmocka.h>
 
+#include "tmpdir-fixture.h"
+
 #include "auth/key.h"
 #include "base/id.h"
 #include "base/log.h"
 
 typedef struct {
-    char dir[64];
-    char path[128];
+    tmpdir t;
 } fixture;
 
 static int setup(void **state)
@@ -29,15 +30,10 @@ static int setup(void **state)
     fixture *f = calloc(1, sizeof(*f));
     if (!f)
         return -1;
-    const char *tmp = getenv("TMPDIR");
-    if (!tmp || strlen(tmp) > 32)
-        tmp = "/tmp";
-    snprintf(f->dir, sizeof(f->dir), "%s/cv-key-XXXXXX", tmp);
-    if (!mkdtemp(f->dir)) {
+    if (tmpdir_make(&f->t, "key", "server.key") != 0) {
         free(f);
         return -1;
     }
-    snprintf(f->path, sizeof(f->path), "%s/server.key", f->dir);
     *state = f;
     return 0;
 }
@@ -45,10 +41,9 @@ static int setup(void **state)
 static int teardown(void **state)
 {
     fixture *f = *state;
-    unlink(f->path);
-    rmdir(f->dir);
+    int rc = tmpdir_remove(&f->t);
     free(f);
-    return 0;
+    return rc;
 }
 
 static void write_file(const char *path, const void *data, size_t len, mode_t mode)
@@ -73,14 +68,14 @@ static void test_key_create_then_load(void **state)
 {
     fixture *f = *state;
     cv_key *k1 = NULL, *k2 = NULL;
-    assert_int_equal(cv_key_load(&k1, f->path, false), -ENOENT);
-    assert_int_equal(cv_key_load(&k1, f->path, true), 0);
+    assert_int_equal(cv_key_load(&k1, f->t.path, false), -ENOENT);
+    assert_int_equal(cv_key_load(&k1, f->t.path, true), 0);
     struct stat st;
-    assert_int_equal(stat(f->path, &st), 0);
+    assert_int_equal(stat(f->t.path, &st), 0);
     assert_int_equal(st.st_mode & 0777, 0600);
     assert_int_equal(st.st_size, 32);
     /* Nothing left behind but the key (no temporary file). */
-    DIR *d = opendir(f->dir);
+    DIR *d = opendir(f->t.dir);
     assert_non_null(d);
     int files = 0;
     for (struct dirent *e; (e = readdir(d));)
@@ -90,7 +85,7 @@ static void test_key_create_then_load(void **state)
         }
     closedir(d);
     assert_int_equal(files, 1);
-    assert_int_equal(cv_key_load(&k2, f->path, false), 0);
+    assert_int_equal(cv_key_load(&k2, f->t.path, false), 0);
     for (int p = 0; p < CV_KEY__COUNT; p++)
         assert_memory_equal(cv_key_sub(k1, (cv_key_purpose)p), cv_key_sub(k2, (cv_key_purpose)p), CV_SUBKEY_BYTES);
     /* A value sealed with the created key opens with the loaded one. */
@@ -102,11 +97,11 @@ static void test_key_create_then_load(void **state)
     cv_key_free(k2);
     /* create=true on an existing file loads it rather than replacing it. */
     uint8_t before[32], after[32];
-    int fd = open(f->path, O_RDONLY);
+    int fd = open(f->t.path, O_RDONLY);
     assert_int_equal(read(fd, before, 32), 32);
     close(fd);
-    assert_int_equal(cv_key_load(&k1, f->path, true), 0);
-    fd = open(f->path, O_RDONLY);
+    assert_int_equal(cv_key_load(&k1, f->t.path, true), 0);
+    fd = open(f->t.path, O_RDONLY);
     assert_int_equal(read(fd, after, 32), 32);
     close(fd);
     assert_memory_equal(before, after, 32);
@@ -117,9 +112,9 @@ static void test_key_two_files_differ(void **state)
 {
     fixture *f = *state;
     char other[160];
-    snprintf(other, sizeof(other), "%s/other.key", f->dir);
+    snprintf(other, sizeof(other), "%s/other.key", f->t.dir);
     cv_key *k1 = NULL, *k2 = NULL;
-    assert_int_equal(cv_key_load(&k1, f->path, true), 0);
+    assert_int_equal(cv_key_load(&k1, f->t.path, true), 0);
     assert_int_equal(cv_key_load(&k2, other, true), 0);
     assert_memory_not_equal(cv_key_sub(k1, CV_KEY_SEAL), cv_key_sub(k2, CV_KEY_SEAL), CV_SUBKEY_BYTES);
     cv_key_free(k1);
@@ -132,16 +127,16 @@ static void test_key_refuses_readable_file(void **state)
     fixture *f = *state;
     uint8_t b[32] = {1};
     cv_key *k = NULL;
-    write_file(f->path, b, sizeof(b), 0644);
+    write_file(f->t.path, b, sizeof(b), 0644);
     /* The refusal names the file and the fix. */
     char logpath[160];
-    snprintf(logpath, sizeof(logpath), "%s/log", f->dir);
+    snprintf(logpath, sizeof(logpath), "%s/log", f->t.dir);
     fflush(stderr);
     int saved = dup(STDERR_FILENO);
     int lfd = open(logpath, O_CREAT | O_TRUNC | O_RDWR, 0600);
     assert_true(saved >= 0 && lfd >= 0);
     dup2(lfd, STDERR_FILENO);
-    int r = cv_key_load(&k, f->path, true);
+    int r = cv_key_load(&k, f->t.path, true);
     dup2(saved, STDERR_FILENO);
     close(saved);
     assert_int_equal(r, -EPERM);
@@ -149,13 +144,13 @@ static void test_key_refuses_readable_file(void **state)
     assert_true(pread(lfd, logbuf, sizeof(logbuf) - 1, 0) > 0);
     close(lfd);
     unlink(logpath);
-    snprintf(want, sizeof(want), "server key %s is readable by others; chmod 600 it", f->path);
+    snprintf(want, sizeof(want), "server key %s is readable by others; chmod 600 it", f->t.path);
     assert_non_null(strstr(logbuf, want));
     assert_null(k);
-    assert_int_equal(chmod(f->path, 0640), 0);
-    assert_int_equal(cv_key_load(&k, f->path, false), -EPERM);
-    assert_int_equal(chmod(f->path, 0600), 0);
-    assert_int_equal(cv_key_load(&k, f->path, false), 0);
+    assert_int_equal(chmod(f->t.path, 0640), 0);
+    assert_int_equal(cv_key_load(&k, f->t.path, false), -EPERM);
+    assert_int_equal(chmod(f->t.path, 0600), 0);
+    assert_int_equal(cv_key_load(&k, f->t.path, false), 0);
     cv_key_free(k);
 }
 
@@ -164,12 +159,12 @@ static void test_key_refuses_wrong_size(void **state)
     fixture *f = *state;
     uint8_t b[33] = {1};
     cv_key *k = NULL;
-    write_file(f->path, b, 31, 0600);
-    assert_int_equal(cv_key_load(&k, f->path, true), -EINVAL);
-    write_file(f->path, b, 0, 0600);
-    assert_int_equal(cv_key_load(&k, f->path, true), -EINVAL);
-    write_file(f->path, b, 33, 0600);
-    assert_int_equal(cv_key_load(&k, f->path, false), -EINVAL);
+    write_file(f->t.path, b, 31, 0600);
+    assert_int_equal(cv_key_load(&k, f->t.path, true), -EINVAL);
+    write_file(f->t.path, b, 0, 0600);
+    assert_int_equal(cv_key_load(&k, f->t.path, true), -EINVAL);
+    write_file(f->t.path, b, 33, 0600);
+    assert_int_equal(cv_key_load(&k, f->t.path, false), -EINVAL);
     assert_null(k);
 }
 
@@ -178,7 +173,7 @@ static void test_key_refuses_directory(void **state)
     fixture *f = *state;
     cv_key *k = NULL;
     /* A directory is never a key, whatever its mode. */
-    assert_int_equal(cv_key_load(&k, f->dir, true), -EINVAL);
+    assert_int_equal(cv_key_load(&k, f->t.dir, true), -EINVAL);
     assert_null(k);
 }
 

@@ -12,6 +12,8 @@
 #include <unistd.h>
 
 #include <cmocka.h>
+
+#include "tmpdir-fixture.h"
 #include <sqlite3.h>
 
 #include "base/id.h"
@@ -24,8 +26,7 @@
 #define HOUR_US (3600LL * 1000000)
 
 typedef struct {
-    char dir[64];
-    char path[128];
+    tmpdir t;
     cv_store *s;
 } fixture;
 
@@ -34,17 +35,12 @@ static int setup(void **state)
     fixture *f = calloc(1, sizeof(*f));
     if (!f)
         return -1;
-    const char *tmp = getenv("TMPDIR");
-    if (!tmp || strlen(tmp) > 32)
-        tmp = "/tmp";
-    snprintf(f->dir, sizeof(f->dir), "%s/cv-people-XXXXXX", tmp);
-    if (!mkdtemp(f->dir)) {
+    if (tmpdir_make(&f->t, "people", "camvault.db") != 0) {
         free(f);
         return -1;
     }
-    snprintf(f->path, sizeof(f->path), "%s/camvault.db", f->dir);
-    if (cv_store_open(&f->s, f->path) != 0) {
-        rmdir(f->dir);
+    if (cv_store_open(&f->s, f->t.path) != 0) {
+        rmdir(f->t.dir);
         free(f);
         return -1;
     }
@@ -55,14 +51,8 @@ static int setup(void **state)
 static int teardown(void **state)
 {
     fixture *f = *state;
-    static const char *const suffixes[] = {"", "-wal", "-shm", "-journal"};
-    char p[192];
     cv_store_close(f->s);
-    for (size_t i = 0; i < CV_ARRAY_LEN(suffixes); i++) {
-        snprintf(p, sizeof(p), "%s%s", f->path, suffixes[i]);
-        unlink(p);
-    }
-    int rc = rmdir(f->dir);
+    int rc = tmpdir_remove(&f->t);
     free(f);
     return rc;
 }
@@ -151,7 +141,7 @@ static int64_t raw_int(const fixture *f, const char *sql)
 {
     sqlite3 *db = NULL;
     sqlite3_stmt *st = NULL;
-    assert_int_equal(sqlite3_open_v2(f->path, &db, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
+    assert_int_equal(sqlite3_open_v2(f->t.path, &db, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
     assert_int_equal(sqlite3_prepare_v2(db, sql, -1, &st, NULL), SQLITE_OK);
     assert_int_equal(sqlite3_step(st), SQLITE_ROW);
     int64_t v = sqlite3_column_int64(st, 0);
@@ -946,7 +936,7 @@ static void test_people_tombstoned_ids_not_reused(void **state)
 
     /* The rows stay as tombstones, so the primary keys keep the ids. */
     sqlite3 *db = NULL;
-    assert_int_equal(sqlite3_open_v2(f->path, &db, SQLITE_OPEN_READWRITE, NULL), SQLITE_OK);
+    assert_int_equal(sqlite3_open_v2(f->t.path, &db, SQLITE_OPEN_READWRITE, NULL), SQLITE_OK);
     sqlite3_extended_result_codes(db, 1);
     static const char *const sql[] = {
         "INSERT INTO homes (id, name, created_us) VALUES (?1, 'x', 0)",
@@ -973,7 +963,7 @@ static void test_people_data_version(void **state)
 {
     fixture *f = *state;
     cv_store *b = NULL;
-    assert_int_equal(cv_store_open(&b, f->path), 0);
+    assert_int_equal(cv_store_open(&b, f->t.path), 0);
     int64_t v = cv_store_data_version(b);
     cv_id home = add_home(f->s, "home");
     int64_t v2 = cv_store_data_version(b);

@@ -13,6 +13,8 @@
 #include <unistd.h>
 
 #include <cmocka.h>
+
+#include "tmpdir-fixture.h"
 #include <sqlite3.h>
 
 #include "base/id.h"
@@ -26,8 +28,7 @@
 #define HOUR_US (3600LL * 1000000)
 
 typedef struct {
-    char dir[64];
-    char path[128];
+    tmpdir t;
     cv_store *s;
     cv_id home, cam, cam2, user, user2;
 } fixture;
@@ -50,16 +51,11 @@ static int setup(void **state)
     fixture *f = calloc(1, sizeof(*f));
     if (!f)
         return -1;
-    const char *tmp = getenv("TMPDIR");
-    if (!tmp || strlen(tmp) > 32)
-        tmp = "/tmp";
-    snprintf(f->dir, sizeof(f->dir), "%s/cv-secrets-XXXXXX", tmp);
-    if (!mkdtemp(f->dir)) {
+    if (tmpdir_make(&f->t, "secrets", "camvault.db") != 0) {
         free(f);
         return -1;
     }
-    snprintf(f->path, sizeof(f->path), "%s/camvault.db", f->dir);
-    if (cv_store_open(&f->s, f->path) != 0 || cv_store_home_add(f->s, "home", &f->home) != 0 ||
+    if (cv_store_open(&f->s, f->t.path) != 0 || cv_store_home_add(f->s, "home", &f->home) != 0 ||
         cv_store_user_add(f->s, "user", HASH, false, &f->user) != 0 ||
         cv_store_user_add(f->s, "user2", HASH, false, &f->user2) != 0)
         return -1;
@@ -72,14 +68,8 @@ static int setup(void **state)
 static int teardown(void **state)
 {
     fixture *f = *state;
-    static const char *const suffixes[] = {"", "-wal", "-shm", "-journal"};
-    char p[192];
     cv_store_close(f->s);
-    for (size_t i = 0; i < CV_ARRAY_LEN(suffixes); i++) {
-        snprintf(p, sizeof(p), "%s%s", f->path, suffixes[i]);
-        unlink(p);
-    }
-    int rc = rmdir(f->dir);
+    int rc = tmpdir_remove(&f->t);
     free(f);
     return rc;
 }
@@ -100,7 +90,7 @@ static cv_token_rec token(uint8_t seed, const cv_id *cam, const cv_id *principal
 static sqlite3 *raw_open(const fixture *f)
 {
     sqlite3 *db = NULL;
-    assert_int_equal(sqlite3_open_v2(f->path, &db, SQLITE_OPEN_READWRITE, NULL), SQLITE_OK);
+    assert_int_equal(sqlite3_open_v2(f->t.path, &db, SQLITE_OPEN_READWRITE, NULL), SQLITE_OK);
     sqlite3_extended_result_codes(db, 1);
     return db;
 }
@@ -525,7 +515,7 @@ static void test_secrets_audit_second_connection(void **state)
 {
     fixture *f = *state;
     cv_store *b = NULL;
-    assert_int_equal(cv_store_open(&b, f->path), 0);
+    assert_int_equal(cv_store_open(&b, f->t.path), 0);
     int64_t v = cv_store_data_version(b);
     for (int i = 0; i < 20; i++) {
         char detail[16];
@@ -600,7 +590,7 @@ static void test_secrets_data_version(void **state)
 {
     fixture *f = *state;
     cv_store *b = NULL;
-    assert_int_equal(cv_store_open(&b, f->path), 0);
+    assert_int_equal(cv_store_open(&b, f->t.path), 0);
     cv_token_rec t = token(9, &f->cam, &f->user, cv_wall_us() + HOUR_US);
     int64_t v = cv_store_data_version(b);
     assert_int_equal(cv_store_token_add(f->s, &t), 0);

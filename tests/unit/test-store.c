@@ -14,6 +14,8 @@
 #include <unistd.h>
 
 #include <cmocka.h>
+
+#include "tmpdir-fixture.h"
 #include <sqlite3.h>
 
 #include "base/id.h"
@@ -21,8 +23,7 @@
 #include "store/store.h"
 
 typedef struct {
-    char dir[64];
-    char path[128];
+    tmpdir t;
 } fixture;
 
 static int setup(void **state)
@@ -30,15 +31,10 @@ static int setup(void **state)
     fixture *f = calloc(1, sizeof(*f));
     if (!f)
         return -1;
-    const char *tmp = getenv("TMPDIR");
-    if (!tmp || strlen(tmp) > 32)
-        tmp = "/tmp";
-    snprintf(f->dir, sizeof(f->dir), "%s/cv-store-XXXXXX", tmp);
-    if (!mkdtemp(f->dir)) {
+    if (tmpdir_make(&f->t, "store", "camvault.db") != 0) {
         free(f);
         return -1;
     }
-    snprintf(f->path, sizeof(f->path), "%s/camvault.db", f->dir);
     *state = f;
     return 0;
 }
@@ -46,13 +42,7 @@ static int setup(void **state)
 static int teardown(void **state)
 {
     fixture *f = *state;
-    static const char *const suffixes[] = {"", "-wal", "-shm", "-journal"};
-    char p[192];
-    for (size_t i = 0; i < sizeof(suffixes) / sizeof(suffixes[0]); i++) {
-        snprintf(p, sizeof(p), "%s%s", f->path, suffixes[i]);
-        unlink(p);
-    }
-    int rc = rmdir(f->dir);
+    int rc = tmpdir_remove(&f->t);
     free(f);
     return rc;
 }
@@ -84,7 +74,7 @@ static cv_camera_rec pull_rec(const char *name, const char *url)
 static cv_store *open_ok(const fixture *f)
 {
     cv_store *s = NULL;
-    assert_int_equal(cv_store_open(&s, f->path), 0);
+    assert_int_equal(cv_store_open(&s, f->t.path), 0);
     assert_non_null(s);
     cv_home_rec h;
     if (cv_store_home_find_name(s, "home", &h) == 0)
@@ -226,7 +216,7 @@ static void test_store_constraint_codes(void **state)
 
     sqlite3 *db = NULL;
     sqlite3_stmt *st = NULL;
-    assert_int_equal(sqlite3_open_v2(f->path, &db, SQLITE_OPEN_READWRITE, NULL), SQLITE_OK);
+    assert_int_equal(sqlite3_open_v2(f->t.path, &db, SQLITE_OPEN_READWRITE, NULL), SQLITE_OK);
     sqlite3_extended_result_codes(db, 1);
     assert_int_equal(sqlite3_prepare_v2(db,
         "INSERT INTO cameras (id, home, name, source, created_us) VALUES (?1, ?3, ?2, 1, 0)",
@@ -436,17 +426,17 @@ static void test_store_file_mode_0600(void **state)
     cv_camera_rec in = push_rec("perm");
     assert_int_equal(cv_store_camera_add(s, &in, NULL), 0);
 
-    assert_mode_0600(f->path, 1);
-    snprintf(p, sizeof(p), "%s-wal", f->path);
+    assert_mode_0600(f->t.path, 1);
+    snprintf(p, sizeof(p), "%s-wal", f->t.path);
     assert_mode_0600(p, 1);
-    snprintf(p, sizeof(p), "%s-shm", f->path);
+    snprintf(p, sizeof(p), "%s-shm", f->t.path);
     assert_mode_0600(p, 1);
     cv_store_close(s);
 
     /* An existing file that others can read is tightened on open. */
-    assert_int_equal(chmod(f->path, 0644), 0);
+    assert_int_equal(chmod(f->t.path, 0644), 0);
     s = open_ok(f);
-    assert_mode_0600(f->path, 1);
+    assert_mode_0600(f->t.path, 1);
     cv_store_close(s);
     umask(old);
 }
@@ -456,14 +446,14 @@ static void test_store_missing_dir(void **state)
     fixture *f = *state;
     char p[192];
     cv_store *s = NULL;
-    snprintf(p, sizeof(p), "%s/nope/camvault.db", f->dir);
+    snprintf(p, sizeof(p), "%s/nope/camvault.db", f->t.dir);
     assert_int_equal(cv_store_open(&s, p), -ENOENT);
     assert_null(s);
     /* Parent is a file, not a directory. */
-    FILE *fp = fopen(f->path, "w");
+    FILE *fp = fopen(f->t.path, "w");
     assert_non_null(fp);
     fclose(fp);
-    snprintf(p, sizeof(p), "%s/x.db", f->path);
+    snprintf(p, sizeof(p), "%s/x.db", f->t.path);
     assert_int_equal(cv_store_open(&s, p), -ENOTDIR);
     assert_int_equal(cv_store_open(&s, ""), -EINVAL);
     assert_int_equal(cv_store_open(&s, NULL), -EINVAL);
@@ -495,7 +485,7 @@ static void test_store_reopen_keeps_data(void **state)
     /* The schema version is recorded, and the tombstone kept. */
     sqlite3 *db = NULL;
     sqlite3_stmt *st = NULL;
-    assert_int_equal(sqlite3_open_v2(f->path, &db, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
+    assert_int_equal(sqlite3_open_v2(f->t.path, &db, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
     assert_int_equal(sqlite3_prepare_v2(db, "PRAGMA user_version", -1, &st, NULL), SQLITE_OK);
     assert_int_equal(sqlite3_step(st), SQLITE_ROW);
     assert_true(sqlite3_column_int(st, 0) >= 1);
@@ -519,12 +509,12 @@ static void test_store_refuses_newer_schema(void **state)
     cv_store_close(s);
 
     sqlite3 *db = NULL;
-    assert_int_equal(sqlite3_open_v2(f->path, &db, SQLITE_OPEN_READWRITE, NULL), SQLITE_OK);
+    assert_int_equal(sqlite3_open_v2(f->t.path, &db, SQLITE_OPEN_READWRITE, NULL), SQLITE_OK);
     assert_int_equal(sqlite3_exec(db, "PRAGMA user_version = 999", NULL, NULL, NULL), SQLITE_OK);
     sqlite3_close(db);
 
     s = NULL;
-    assert_int_equal(cv_store_open(&s, f->path), -EPROTONOSUPPORT);
+    assert_int_equal(cv_store_open(&s, f->t.path), -EPROTONOSUPPORT);
     assert_null(s);
 }
 
@@ -538,7 +528,7 @@ static void test_store_rejects_malformed_row(void **state)
 
     /* Someone edits the file by hand and bypasses the CHECKs. */
     sqlite3 *db = NULL;
-    assert_int_equal(sqlite3_open_v2(f->path, &db, SQLITE_OPEN_READWRITE, NULL), SQLITE_OK);
+    assert_int_equal(sqlite3_open_v2(f->t.path, &db, SQLITE_OPEN_READWRITE, NULL), SQLITE_OK);
     assert_int_equal(sqlite3_exec(db,
         "PRAGMA ignore_check_constraints = ON;"
         "UPDATE cameras SET name = replace(hex(zeroblob(100)), '0', 'x')", NULL, NULL, NULL), SQLITE_OK);
@@ -613,7 +603,7 @@ static int64_t raw_int(const fixture *f, const char *sql)
 {
     sqlite3 *db = NULL;
     sqlite3_stmt *st = NULL;
-    assert_int_equal(sqlite3_open_v2(f->path, &db, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
+    assert_int_equal(sqlite3_open_v2(f->t.path, &db, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
     assert_int_equal(sqlite3_prepare_v2(db, sql, -1, &st, NULL), SQLITE_OK);
     assert_int_equal(sqlite3_step(st), SQLITE_ROW);
     int64_t v = sqlite3_column_int64(st, 0);
@@ -986,7 +976,7 @@ static const char v1_schema[] =
 static void make_v1(const fixture *f, bool with_rows, cv_id ids[3])
 {
     sqlite3 *db = NULL;
-    assert_int_equal(sqlite3_open_v2(f->path, &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, NULL), SQLITE_OK);
+    assert_int_equal(sqlite3_open_v2(f->t.path, &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, NULL), SQLITE_OK);
     assert_int_equal(sqlite3_exec(db, v1_schema, NULL, NULL, NULL), SQLITE_OK);
     if (with_rows) {
         static const char *const names[] = {"porch", "garage", "old"};
@@ -1023,7 +1013,7 @@ static void test_store_migrates_v1(void **state)
     make_v1(f, true, ids);
 
     cv_store *s = NULL;
-    assert_int_equal(cv_store_open(&s, f->path), 0);
+    assert_int_equal(cv_store_open(&s, f->t.path), 0);
     cv_home_rec h;
     assert_int_equal(cv_store_home_find_name(s, "home", &h), 0);
     assert_int_equal(h.created_us, 1700000000000000LL);
@@ -1081,7 +1071,7 @@ static void test_store_migrates_empty_v1(void **state)
     assert_int_equal(cv_id_init(), 0);
     make_v1(f, false, NULL);
     cv_store *s = NULL;
-    assert_int_equal(cv_store_open(&s, f->path), 0);
+    assert_int_equal(cv_store_open(&s, f->t.path), 0);
     cv_home_rec *homes = NULL;
     size_t n = 7;
     assert_int_equal(cv_store_home_list(s, NULL, &homes, &n), 0);
