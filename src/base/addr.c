@@ -1,6 +1,7 @@
 #include "base/addr.h"
 
 #include <arpa/inet.h>
+#include <errno.h>
 #include <netinet/in.h>
 #include <stdio.h>
 #include <string.h>
@@ -53,4 +54,22 @@ void cv_addr_ip(const struct sockaddr_storage *ss, char *out, size_t cap)
     if ((ss->ss_family != AF_INET && ss->ss_family != AF_INET6) ||
         !inet_ntop(ss->ss_family, src, out, (socklen_t)cap))
         snprintf(out, cap, "?");
+}
+
+int cv_addr_from_ip(const char *ip, int port, struct sockaddr_storage *out)
+{
+    memset(out, 0, sizeof(*out));
+    struct sockaddr_in *v4 = (struct sockaddr_in *)out;
+    struct sockaddr_in6 *v6 = (struct sockaddr_in6 *)out;
+    if (inet_pton(AF_INET, ip, &v4->sin_addr) == 1) {
+        v4->sin_family = AF_INET;
+        v4->sin_port = htons((uint16_t)port);
+        return 0;
+    }
+    if (inet_pton(AF_INET6, ip, &v6->sin6_addr) == 1) {
+        v6->sin6_family = AF_INET6;
+        v6->sin6_port = htons((uint16_t)port);
+        return 0;
+    }
+    return -EINVAL;
 }

@@ -13,6 +13,9 @@ bool cv_addr_is_loopback(const struct sockaddr_storage *ss);
 socklen_t cv_addr_len(const struct sockaddr_storage *ss);
 int cv_addr_port(const struct sockaddr_storage *ss);
 void cv_addr_set_port(struct sockaddr_storage *ss, int port);
+/* Fills out from a numeric IPv4 or IPv6 address and a port. Returns 0 or
+ * -EINVAL (not a numeric address; no name lookup). */
+int cv_addr_from_ip(const char *ip, int port, struct sockaddr_storage *out);
 /* Writes the numeric IP (no port, no brackets); "?" for other families. */
 void cv_addr_ip(const struct sockaddr_storage *ss, char *out, size_t cap);
 

@@ -721,9 +721,7 @@ int cv_http_server_start(cv_http_server **out, uv_loop_t *loop, const cv_http_se
     srv->loop = loop;
     apply_defaults(srv, cfg);
     struct sockaddr_storage sa;
-    int rc = uv_ip4_addr(srv->bind_addr, cfg->port, (struct sockaddr_in *)&sa);
-    if (rc < 0)
-        rc = uv_ip6_addr(srv->bind_addr, cfg->port, (struct sockaddr_in6 *)&sa);
+    int rc = cv_addr_from_ip(srv->bind_addr, cfg->port, &sa);
     if (rc < 0) {
         free(srv);
         return rc;

@@ -679,9 +679,7 @@ static int open_udp_pair(conn *c, sess_track *t, int *ports)
         u->data = c;
         t->udp[k] = u;
         struct sockaddr_storage sa;
-        int rc = uv_ip4_addr(c->local_ip, 0, (struct sockaddr_in *)&sa);
-        if (rc < 0)
-            rc = uv_ip6_addr(c->local_ip, 0, (struct sockaddr_in6 *)&sa);
+        int rc = cv_addr_from_ip(c->local_ip, 0, &sa);
         if (rc < 0 || (rc = uv_udp_bind(u, (const struct sockaddr *)&sa, 0)) < 0)
             return rc;
         int namelen = sizeof(sa);
@@ -1334,9 +1332,7 @@ int cv_rtsp_server_start(cv_rtsp_server **out, uv_loop_t *loop, cv_registry *reg
     if (srv->cfg.max_connections <= 0)
         srv->cfg.max_connections = 4096;
     struct sockaddr_storage sa;
-    int rc = uv_ip4_addr(srv->bind_addr, cfg->port, (struct sockaddr_in *)&sa);
-    if (rc < 0)
-        rc = uv_ip6_addr(srv->bind_addr, cfg->port, (struct sockaddr_in6 *)&sa);
+    int rc = cv_addr_from_ip(srv->bind_addr, cfg->port, &sa);
     if (rc < 0) {
         free(srv);
         return rc;

@@ -606,6 +606,24 @@ static void test_sbuf_append_beyond_half_address_space_sets_oom(void **state)
     assert_true(child_ok(append_above_half_of_size_max));
 }
 
+static void test_addr_from_ip(void **state)
+{
+    (void)state;
+    struct sockaddr_storage ss;
+    char ip[64];
+    assert_int_equal(cv_addr_from_ip("127.0.0.1", 8554, &ss), 0);
+    assert_int_equal(ss.ss_family, AF_INET);
+    assert_int_equal(cv_addr_port(&ss), 8554);
+    assert_true(cv_addr_is_loopback(&ss));
+    assert_int_equal(cv_addr_from_ip("::1", 0, &ss), 0);
+    assert_int_equal(ss.ss_family, AF_INET6);
+    cv_addr_ip(&ss, ip, sizeof(ip));
+    assert_string_equal(ip, "::1");
+    assert_int_equal(cv_addr_from_ip("localhost", 1, &ss), -EINVAL);
+    assert_int_equal(cv_addr_from_ip("", 1, &ss), -EINVAL);
+    assert_int_equal(cv_addr_from_ip("1.2.3.4.5", 1, &ss), -EINVAL);
+}
+
 static void test_addr_host_port_and_ip(void **state)
 {
     (void)state;
@@ -649,6 +667,7 @@ int main(void)
         return 1;
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_addr_host_port_and_ip),
+        cmocka_unit_test(test_addr_from_ip),
         cmocka_unit_test(test_util_str_from_and_eq),
         cmocka_unit_test(test_util_str_eq_accepts_null_empty_view),
         cmocka_unit_test(test_util_str_ieq_is_ascii_case_insensitive),
