@@ -78,6 +78,7 @@ struct conn {
     int64_t last_sr_us;
     cv_sbuf out;
     /* What this connection authenticated for: one camera, one direction. */
+    bool violated;           /* a foreign frame reached the last write: closing, write nothing */
     bool authed;
     bool authed_publish;
     cv_id authed_camera;
@@ -110,6 +111,7 @@ typedef struct {
 } wreq;
 
 static void conn_close(conn *c, const char *why);
+static void on_tick(uv_timer_t *t);
 static void conn_linger(conn *c, const char *why);
 static void sess_free(conn *c);
 
@@ -216,7 +218,7 @@ static int sink_write(void *ctx, cv_frame *f)
 {
     conn *c = ctx;
     session *s = c->sess;
-    if (c->closing || !s)
+    if (c->closing || !s || c->violated)
         return -EPIPE;
     /* The isolation invariant, checked at the last write: a frame is sent
      * only to a session that was set up for the camera it came from, and
@@ -230,7 +232,12 @@ static int sink_write(void *ctx, cv_frame *f)
         char detail[96];
         snprintf(detail, sizeof(detail), "frame of camera %s refused at the last write", other);
         emit(c, CV_RTSP_EV_ISOLATION, detail);
-        conn_close(c, "isolation violation");
+        /* Nothing more is written to this viewer; the connection closes on
+         * the next loop iteration (never from inside the hub's callback,
+         * which still holds the subscription). */
+        c->violated = true;
+        c->doom = "isolation violation";
+        uv_timer_start(&c->timer, on_tick, 0, 1000);
         return -EPERM;
     }
     if (!f->rtp)
@@ -1224,6 +1231,10 @@ static void on_tick(uv_timer_t *t)
 {
     conn *c = t->data;
     int64_t now = cv_now_us();
+    if (c->violated) {
+        conn_close(c, c->doom);
+        return;
+    }
     if (c->draining) {
         if (now - c->drain_since_us > 2000000)
             conn_close(c, "peer did not close after an error answer");
