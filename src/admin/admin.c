@@ -100,9 +100,11 @@ static int user_set_password_txn(const cv_admin *a, const cv_id *user, const cha
     int rc = cv_store_user_get(a->store, user, &u);
     if (rc == 0)
         rc = cv_store_user_set_password(a->store, user, hash);
+    if (rc == 0)
+        rc = cv_store_websession_remove_user(a->store, user); /* logged out everywhere */
     if (rc < 0)
         return fail(err, errcap, rc, "%s", store_msg(rc, "no such user"));
-    audit(a, "user.password", NULL, "login %s", u.login);
+    audit(a, "user.password", NULL, "login %s: password changed, web sessions ended", u.login);
     return 0;
 }
 

@@ -37,6 +37,7 @@ typedef struct {
 /* password NULL: generate one and copy it to gen (at least 32 bytes), shown once. */
 int cv_admin_user_add(const cv_admin *a, const char *login, const char *password, bool admin, char *gen,
                       cv_id *out, char *err, size_t errcap);
+/* Also ends every web session of the user. */
 int cv_admin_user_set_password(const cv_admin *a, const cv_id *user, const char *password, char *err,
                                size_t errcap);
 int cv_admin_user_disable(const cv_admin *a, const cv_id *user, bool disabled, char *err, size_t errcap);

@@ -214,6 +214,7 @@ static const char SQL_WS_GET[] =
     " WHERE w.hash = ?1 AND w.expires_us > ?2 AND u.removed_us IS NULL AND u.disabled = 0";
 static const char SQL_WS_REMOVE[] = "DELETE FROM websessions WHERE hash = ?1";
 static const char SQL_WS_PRUNE[] = "DELETE FROM websessions WHERE expires_us < ?1";
+static const char SQL_WS_REMOVE_USER[] = "DELETE FROM websessions WHERE user = ?1";
 
 static int ws_row(cv_store *s, sqlite3_stmt *st, void *p)
 {
@@ -246,6 +247,14 @@ int cv_store_websession_get(cv_store *s, const uint8_t hash[CV_HASH_BYTES], int6
         return -EINVAL;
     return cv__store_one(s, cv__store_prep(s, SQL_WS_GET, "hI", hash, now_us), ws_row, out, sizeof(*out),
                          "get web session");
+}
+
+int cv_store_websession_remove_user(cv_store *s, const cv_id *user)
+{
+    if (!s || !user)
+        return -EINVAL;
+    int res = cv__store_exec(s, cv__store_prep(s, SQL_WS_REMOVE_USER, "i", user), "end a user's web sessions");
+    return res < 0 ? res : 0;
 }
 
 int cv_store_websession_remove(cv_store *s, const uint8_t hash[CV_HASH_BYTES])

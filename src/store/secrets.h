@@ -90,6 +90,8 @@ int cv_store_websession_add(cv_store *s, const cv_websession_rec *in);
 int cv_store_websession_get(cv_store *s, const uint8_t hash[CV_HASH_BYTES], int64_t now_us, cv_websession_rec *out);
 /* Returns 0, -ENOENT or -EIO. */
 int cv_store_websession_remove(cv_store *s, const uint8_t hash[CV_HASH_BYTES]);
+/* Ends every web session of the user (a password change logs out everywhere). */
+int cv_store_websession_remove_user(cv_store *s, const cv_id *user);
 /* Deletes sessions that expired before before_us. Returns 0 or -EIO. */
 int cv_store_websession_prune(cv_store *s, int64_t before_us);
 

@@ -374,7 +374,11 @@ def test_password_change(api):
     r = s("POST", "me/password", {"old": "nope-nope-nope", "new": "alice-password-2"})
     assert r.status == 403
     assert s("POST", "me/password", {"old": "alice-password-1", "new": "short"}).status == 400
+    other = api.session("alice")  # logged in elsewhere too
     assert s("POST", "me/password", {"old": "alice-password-1", "new": "alice-password-2"}).status == 204
+    # A password change logs the user out everywhere.
+    assert other("GET", "me").status == 401
+    assert s("GET", "me").status == 401
     assert api.login("alice", "alice-password-1").status == 401
     assert api.login("alice", "alice-password-2").status == 200
 

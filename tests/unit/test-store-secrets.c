@@ -384,6 +384,20 @@ static void test_secrets_websessions(void **state)
     assert_int_equal(cv_store_websession_prune(f->s, exp + 1), 0);
     assert_int_equal(raw_int(f, "SELECT count(*) FROM websessions"), 0);
 
+    /* Ending all of one user's sessions leaves the others'. */
+    cv_websession_rec w2 = ws, w3 = ws;
+    memset(w2.hash, 0x45, sizeof(w2.hash));
+    memset(w3.hash, 0x46, sizeof(w3.hash));
+    w3.user = f->user2;
+    assert_int_equal(cv_store_websession_add(f->s, &ws), 0);
+    assert_int_equal(cv_store_websession_add(f->s, &w2), 0);
+    assert_int_equal(cv_store_websession_add(f->s, &w3), 0);
+    assert_int_equal(cv_store_websession_remove_user(f->s, &f->user), 0);
+    assert_int_equal(cv_store_websession_get(f->s, ws.hash, now, &out), -ENOENT);
+    assert_int_equal(cv_store_websession_get(f->s, w2.hash, now, &out), -ENOENT);
+    assert_int_equal(cv_store_websession_get(f->s, w3.hash, now, &out), 0);
+    assert_int_equal(cv_store_websession_remove_user(f->s, &f->user), 0);
+
     /* A removed user's session cannot be found even if a row survived. */
     assert_int_equal(cv_store_websession_add(f->s, &ws), 0);
     sqlite3 *db = raw_open(f);
