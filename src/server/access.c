@@ -32,14 +32,14 @@ void cv_access_set_deep(cv_access *a, bool deep) { a->deep = deep; }
 
 static int hash_cmp(const void *a, const void *b) { return memcmp(a, b, 32); }
 
-cv_access *cv_access_new(cv_store *store, const cv_key *key)
+cv_access *cv_access_new(cv_store *store, const cv_key *key, const cv_guard_policy *throttle)
 {
     cv_access *a = calloc(1, sizeof(*a));
     if (!a)
         return NULL;
     a->store = store;
     a->key = key;
-    a->guard = cv_guard_new(NULL);
+    a->guard = cv_guard_new(throttle);
     if (!a->guard) {
         free(a);
         return NULL;

@@ -27,8 +27,9 @@ enum {
     CV_ACCESS_APPPW = 3,   /* a user's app password (Digest); token_hash holds the app password id */
 };
 
-/* Borrows store and key (both must outlive it). */
-cv_access *cv_access_new(cv_store *store, const cv_key *key);
+/* Borrows store and key (both must outlive it). throttle NULL: the guard's
+ * defaults. */
+cv_access *cv_access_new(cv_store *store, const cv_key *key, const cv_guard_policy *throttle);
 void cv_access_free(cv_access *a);
 /* Reloads the revoked-token set from the store. Returns 0 or -EIO (the old
  * set is kept and the caller retries). */

@@ -19,6 +19,9 @@ void cv_config_defaults(cv_config *c)
     c->max_connections = 4096;
     c->log_level = CV_LOG_INFO;
     cv_stream_limits_default(&c->limits);
+    c->throttle_free = 5;
+    c->throttle_base_us = 1000000;
+    c->throttle_max_us = 15 * 60 * 1000000LL;
 }
 
 static int parse_int(const char *v, long lo, long hi, long *out)
@@ -54,6 +57,9 @@ int cv_config_set(cv_config *c, const char *key, const char *v, char *err, size_
     INT_KEY("viewer_queue_ms", 100, 60000, c->limits.queue_age_us, 1000)
     INT_KEY("viewer_stall_ms", 500, 600000, c->limits.stall_us, 1000)
     INT_KEY("prebuffer_kib", 64, 1 << 20, c->limits.prebuffer_bytes, 1024)
+    INT_KEY("throttle_free_failures", 0, 1000, c->throttle_free, 1)
+    INT_KEY("throttle_lockout_ms", 10, 3600000, c->throttle_base_us, 1000)
+    INT_KEY("throttle_max_lockout_s", 1, 86400, c->throttle_max_us, 1000000LL)
 #undef INT_KEY
     if (strcmp(key, "data") == 0) {
         if (!*v || strlen(v) >= sizeof(c->data_dir)) {

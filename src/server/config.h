@@ -6,6 +6,7 @@
 
 #include <limits.h>
 #include <stdbool.h>
+#include <stdint.h>
 
 #include "hub/stream.h"
 
@@ -18,6 +19,10 @@ typedef struct {
     int max_connections;        /* default 4096 */
     int log_level;              /* cv_log_level */
     cv_stream_limits limits;
+    /* Throttling of failed authentication (auth/guard.h). */
+    int throttle_free;          /* failures before the first lockout, default 5 */
+    int64_t throttle_base_us;   /* first lockout, default 1 s; doubles after each further failure */
+    int64_t throttle_max_us;    /* cap, default 15 min */
 } cv_config;
 
 void cv_config_defaults(cv_config *c);

@@ -267,7 +267,12 @@ int cv_server_start(cv_server **out, uv_loop_t *loop, const cv_config *cfg)
     int legacy = cv_admin_seal_legacy(&adm);
     if (legacy > 0)
         CV_INFO("sealed the pull URLs of %d camera(s) from an older store", legacy);
-    s->access = cv_access_new(s->store, s->key);
+    cv_guard_policy throttle = {
+        .free_failures = (unsigned)cfg->throttle_free,
+        .base_us = cfg->throttle_base_us,
+        .max_us = cfg->throttle_max_us,
+    };
+    s->access = cv_access_new(s->store, s->key, &throttle);
     if (!s->access || cv_access_reload(s->access) < 0) {
         rc = -ENOMEM;
         goto err_key;

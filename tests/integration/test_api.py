@@ -347,7 +347,12 @@ def test_bad_input_is_a_json_4xx_and_writes_nothing(api):
     assert len(root("GET", "users").json["users"]) == 3
 
 
-def test_throttled_logins_get_429_with_retry_after(api):
+def test_throttled_logins_get_429_with_retry_after(server):
+    # A long first lockout, so that the assertions below cannot race its end
+    # on a slow machine (the default is 1 s).
+    srv = server(config={"throttle_lockout_ms": 60000})
+    srv.add_user("alice", "alice-password-1")
+    api = Api(srv)
     statuses = []
     for _ in range(10):
         r = api.login("alice", "wrong-password")

@@ -109,7 +109,7 @@ def test_leaked_database_holds_no_usable_secret(server, procs, tmp_path):
 
 
 def test_guessing_app_passwords_is_throttled_but_the_owner_gets_in(server, procs):
-    srv = server()
+    srv = server(config={"throttle_lockout_ms": 60000})  # no race with the lockout's end
     cam = srv.add_camera("front")
     push_camera(procs, make_clip("h264_only"), cam["ingest_url"])
     wait_live(srv, cam["id"])
@@ -132,7 +132,7 @@ def test_guessing_app_passwords_is_throttled_but_the_owner_gets_in(server, procs
 
 
 def test_guessing_ingest_secrets_is_throttled(server):
-    srv = server()
+    srv = server(config={"throttle_lockout_ms": 60000})
     cam = srv.add_camera("cam")
     statuses = []
     for i in range(10):
