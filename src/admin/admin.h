@@ -40,6 +40,12 @@ int cv_admin_user_add(const cv_admin *a, const char *login, const char *password
 /* Also ends every web session of the user. */
 int cv_admin_user_set_password(const cv_admin *a, const cv_id *user, const char *password, char *err,
                                size_t errcap);
+/* The same two with the Argon2id hash computed by the caller (the REST API
+ * hashes on libuv's thread pool, never on the loop thread). */
+int cv_admin_user_add_hashed(const cv_admin *a, const char *login, const char *pw_hash, bool admin, cv_id *out,
+                             char *err, size_t errcap);
+int cv_admin_user_set_password_hash(const cv_admin *a, const cv_id *user, const char *pw_hash, char *err,
+                                    size_t errcap);
 int cv_admin_user_disable(const cv_admin *a, const cv_id *user, bool disabled, char *err, size_t errcap);
 int cv_admin_user_remove(const cv_admin *a, const cv_id *user, char *err, size_t errcap);
 /* Looks a user up by login or hex id. */

@@ -291,7 +291,10 @@ bool cv__api_home(cv__api_call *c, const char *hex, cv_role need, cv_home_rec *o
 static void verify_work(uv_work_t *w)
 {
     cv__api_call *c = w->data;
-    c->ok = cv_pw_verify(c->has_hash ? c->hash : NULL, c->pw, c->pwlen);
+    if (c->hashing)
+        c->ok = cv_pw_hash(c->pw, c->pwlen, c->hash) == 0;
+    else
+        c->ok = cv_pw_verify(c->has_hash ? c->hash : NULL, c->pw, c->pwlen);
 }
 
 static void verify_done(uv_work_t *w, int status)
@@ -308,7 +311,10 @@ static void verify_done(uv_work_t *w, int status)
             free(a);
         return;
     }
+    c->queued = false;
     c->done(c, status == 0 && c->ok);
+    if (c->queued)
+        return; /* the callback started the next job */
     if (!c->answered) {
         CV_ERROR("%p: password check finished without an answer", (void *)c);
         cv__api_error(c, 500, "internal error");
@@ -316,11 +322,36 @@ static void verify_done(uv_work_t *w, int status)
     call_free(c);
 }
 
+static bool queue_job(cv__api_call *c, const char *pw, size_t len, cv__api_verified done);
+
 bool cv__api_verify(cv__api_call *c, const char *hash, const char *pw, size_t len, cv__api_verified done)
 {
+    c->hashing = false;
     c->has_hash = hash != NULL;
     if (hash)
         snprintf(c->hash, sizeof(c->hash), "%s", hash);
+    return queue_job(c, pw, len, done);
+}
+
+bool cv__api_hash(cv__api_call *c, const char *pw, size_t len, cv__api_verified done)
+{
+    c->hashing = true;
+    c->has_hash = false;
+    c->hash[0] = '\0';
+    return queue_job(c, pw, len, done);
+}
+
+static bool queue_job(cv__api_call *c, const char *pw, size_t len, cv__api_verified done)
+{
+    if (c->pw) {
+        if (c->pw == pw) { /* hashing the password already held (e.g. a generated one) */
+            c->done = done;
+            goto queue;
+        }
+        sodium_memzero(c->pw, c->pwlen);
+        free(c->pw);
+        c->pw = NULL;
+    }
     c->pw = malloc(len + 1);
     if (!c->pw) {
         cv__api_error(c, 500, "out of memory");
@@ -330,6 +361,7 @@ bool cv__api_verify(cv__api_call *c, const char *hash, const char *pw, size_t le
     c->pw[len] = '\0';
     c->pwlen = len;
     c->done = done;
+queue:
     c->work.data = c;
     int rc = uv_queue_work(c->api->loop, &c->work, verify_work, verify_done);
     if (rc < 0) {
@@ -339,6 +371,7 @@ bool cv__api_verify(cv__api_call *c, const char *hash, const char *pw, size_t le
     }
     c->api->pending++;
     c->async = true;
+    c->queued = true;
     return true;
 }
 

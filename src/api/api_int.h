@@ -56,6 +56,9 @@ struct cv__api_call {
     char *pw;
     size_t pwlen;
     bool ok;
+    bool hashing;        /* the pool job hashes pw into hash instead of verifying */
+    bool queued;         /* a pool job is pending (a done callback may queue the next) */
+    bool generated;      /* pw was generated here (shown once in the answer) */
     cv__api_verified done;
     int64_t t0;          /* monotonic start of the attempt (guard clock) */
     char account[CV_LOGIN_MAX + 1];
@@ -101,6 +104,10 @@ bool cv__api_home(cv__api_call *c, const char *hex, cv_role need, cv_home_rec *o
  * Marks the call async; done must answer it. Returns false (and answers
  * 500) when the work cannot be queued. */
 bool cv__api_verify(cv__api_call *c, const char *hash, const char *pw, size_t len, cv__api_verified done);
+/* Hashes pw (Argon2id) on the thread pool into c->hash, then calls done with
+ * ok false when the password's length is out of bounds. May be called from a
+ * done callback (the call then stays alive for the next one). */
+bool cv__api_hash(cv__api_call *c, const char *pw, size_t len, cv__api_verified done);
 
 /* ------------------------------------------------------------ sessions */
 /* Checks a TOTP code for user u against the stored seed (pending or

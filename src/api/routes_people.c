@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "api/api_int.h"
+#include "auth/password.h"
 #include "auth/totp.h"
 #include "base/log.h"
 #include "store/audit.h"
@@ -46,6 +47,21 @@ void cv__api_me(cv__api_call *c)
     cv__api_reply(c, 200, json_pack("{s:o,s:o}", "user", cv__api_user_json(&c->user), "homes", homes), NULL);
 }
 
+static void new_password_hashed(cv__api_call *c, bool ok)
+{
+    if (!ok) {
+        cv__api_error(c, 400, "new: a password must be 8 to 1024 bytes");
+        return;
+    }
+    char err[160] = "";
+    int rc = cv_admin_user_set_password_hash(&c->adm, &c->user.id, c->hash, err, sizeof(err));
+    if (rc < 0) {
+        cv__api_admin_error(c, rc, err);
+        return;
+    }
+    cv__api_reply(c, 204, NULL, NULL);
+}
+
 static void password_checked(cv__api_call *c, bool ok)
 {
     if (!ok) {
@@ -54,15 +70,9 @@ static void password_checked(cv__api_call *c, bool ok)
         cv__api_error(c, 403, "old: wrong password");
         return;
     }
-    char err[160] = "";
-    /* cv_admin hashes the new password here, on the loop thread. */
-    int rc = cv_admin_user_set_password(&c->adm, &c->user.id, c->v[1].s, err, sizeof(err));
-    if (rc < 0) {
-        cv__api_admin_error(c, rc, err);
-        return;
-    }
     cv_guard_succeeded(c->api->guard, "login", c->peer, c->account);
-    cv__api_reply(c, 204, NULL, NULL);
+    /* The new hash is computed on the thread pool too. */
+    (void)cv__api_hash(c, c->v[1].s, c->v[1].len, new_password_hashed);
 }
 
 void cv__api_me_password(cv__api_call *c)
@@ -235,15 +245,17 @@ void cv__api_users_list(cv__api_call *c)
     cv__api_reply(c, 200, json_pack("{s:o}", "users", arr), NULL);
 }
 
-void cv__api_users_add(cv__api_call *c)
+static void user_hashed(cv__api_call *c, bool ok)
 {
-    char gen[64] = "", err[160] = "";
+    char err[160] = "";
     cv_id id;
     cv_user_rec u;
-    const char *pw = c->v[1].present ? c->v[1].s : NULL;
-    /* cv_admin hashes the password here, on the loop thread. */
-    int rc = cv_admin_user_add(&c->adm, c->v[0].s, pw, c->v[2].present && c->v[2].b, pw ? NULL : gen, &id, err,
-                               sizeof(err));
+    if (!ok) {
+        cv__api_error(c, 400, "password: a password must be 8 to 1024 bytes");
+        return;
+    }
+    int rc = cv_admin_user_add_hashed(&c->adm, c->v[0].s, c->hash, c->v[2].present && c->v[2].b, &id, err,
+                                      sizeof(err));
     if (rc < 0) {
         cv__api_admin_error(c, rc, err);
         return;
@@ -253,10 +265,25 @@ void cv__api_users_add(cv__api_call *c)
         return;
     }
     json_t *o = json_pack("{s:o}", "user", cv__api_user_json(&u));
-    if (o && !pw)
-        json_object_set_new(o, "password", json_string(gen));
-    sodium_memzero(gen, sizeof(gen));
+    if (o && c->generated)
+        json_object_set_new(o, "password", json_string(c->pw)); /* shown once */
     cv__api_reply(c, 201, o, NULL);
+}
+
+void cv__api_users_add(cv__api_call *c)
+{
+    if (c->v[1].present) {
+        (void)cv__api_hash(c, c->v[1].s, c->v[1].len, user_hashed);
+        return;
+    }
+    char gen[64];
+    if (cv_pw_generate(gen, sizeof(gen)) < 0) {
+        cv__api_error(c, 500, "internal error");
+        return;
+    }
+    c->generated = true;
+    (void)cv__api_hash(c, gen, strlen(gen), user_hashed);
+    sodium_memzero(gen, sizeof(gen));
 }
 
 /* The user named by the path, for an admin acting on another account. */
