@@ -7,6 +7,7 @@ build_pkgs=(
   build-essential meson ninja-build pkg-config
   libuv1-dev libssl-dev libsodium-dev libsqlite3-dev
   libinih-dev libjansson-dev uthash-dev libhttp-parser-dev liboath-dev
+  libavformat-dev libavcodec-dev libavutil-dev libswscale-dev
   ffmpeg
 )
 test_pkgs=(

@@ -17,6 +17,7 @@
 #include <uv.h>
 
 #include "base/util.h"
+#include "tls/tls.h"
 
 typedef struct cv_http_server cv_http_server;
 typedef struct cv_http_req cv_http_req;
@@ -35,6 +36,12 @@ typedef struct {
      * cv_http_respond (or cv_http_stream_start) exactly once, now or later. */
     void (*handle)(void *ctx, cv_http_req *req);
     void *ctx;
+    /* Borrowed; NULL: plain HTTP. With it every connection speaks TLS
+     * (ALPN http/1.1); a failed handshake closes the connection and is
+     * counted in tls_failures; the handshake must finish within
+     * idle_timeout_s. Reloading the context (cv_tls_ctx_reload) changes the
+     * certificate for new connections. */
+    cv_tls_ctx *tls;
 } cv_http_server_config;
 
 int cv_http_server_start(cv_http_server **out, uv_loop_t *loop, const cv_http_server_config *cfg)
@@ -62,6 +69,7 @@ cv_str cv_http_req_cookie(const cv_http_req *r, const char *name);
  * -ENOENT when absent, -ENOSPC or -EBADMSG (bad escape or %00). */
 int cv_http_req_query_param(const cv_http_req *r, const char *name, char *out, size_t cap);
 const char *cv_http_req_peer(const cv_http_req *r); /* client IP as text */
+bool cv_http_req_secure(const cv_http_req *r);      /* arrived over TLS */
 bool cv_http_req_peer_loopback(const cv_http_req *r);
 /* Per-request slot for the handler's own state. */
 void cv_http_req_set_data(cv_http_req *r, void *data);
@@ -104,6 +112,9 @@ typedef struct {
     uint64_t requests;
     uint64_t bad_requests;
     uint64_t refused_connections;
+    uint64_t timeouts;        /* 408s and idle closes */
+    uint64_t tls_failures;    /* failed TLS handshakes */
+    uint64_t bytes_out;       /* response bytes written (plaintext) */
 } cv_http_server_stats;
 void cv_http_server_get_stats(const cv_http_server *s, cv_http_server_stats *out);
 

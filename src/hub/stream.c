@@ -66,6 +66,10 @@ struct cv_stream {
     cv_sub *subs;
     uint32_t nsubs;
     cv_stream_stats stats;
+    struct {
+        void *p;
+        void (*drop)(void *p);
+    } ext[CV_STREAM_EXT_MAX];
 };
 
 void cv_stream_limits_default(cv_stream_limits *l)
@@ -110,10 +114,25 @@ static void pre_clear(cv_stream *s)
     s->pre_valid = false;
 }
 
+static void ext_clear(cv_stream *s)
+{
+    for (size_t i = 0; i < CV_STREAM_EXT_MAX; i++) {
+        void *p = s->ext[i].p;
+        void (*drop)(void *) = s->ext[i].drop;
+        s->ext[i].p = NULL;
+        s->ext[i].drop = NULL;
+        if (p && drop)
+            drop(p);
+    }
+}
+
 void cv_stream_unref(cv_stream *s)
 {
     if (!s || --s->refs)
         return;
+    s->refs = 1; /* a companion's drop may take and release references */
+    ext_clear(s);
+    s->refs = 0;
     pre_clear(s);
     free(s->pre);
     for (size_t i = 0; i < CV_MAX_TRACKS; i++)
@@ -515,10 +534,42 @@ int cv_stream_build_sr(const cv_stream *s, size_t i, uint8_t *buf, size_t cap)
 
 void cv_stream_shutdown(cv_stream *s, const char *reason)
 {
+    cv_stream_ref(s);
     close_all(s, reason);
     s->source = NULL;
     s->stats.online = false;
     pre_clear(s);
+    ext_clear(s);
+    cv_stream_unref(s);
+}
+
+cv_frame *cv_stream_keyframe(const cv_stream *s, size_t *track)
+{
+    if (!s->pre_valid || !s->npre || s->video < 0)
+        return NULL;
+    cv_frame *f = s->pre[0];
+    if ((int)f->meta.track != s->video || !(f->meta.flags & CV_FRAME_KEY))
+        return NULL;
+    if (track)
+        *track = f->meta.track;
+    return cv_frame_ref(f);
+}
+
+void *cv_stream_ext(const cv_stream *s, cv_stream_ext_slot slot)
+{
+    return (unsigned)slot < CV_STREAM_EXT_MAX ? s->ext[slot].p : NULL;
+}
+
+void cv_stream_set_ext(cv_stream *s, cv_stream_ext_slot slot, void *p, void (*drop)(void *p))
+{
+    if ((unsigned)slot >= CV_STREAM_EXT_MAX)
+        return;
+    void *old = s->ext[slot].p;
+    void (*old_drop)(void *) = s->ext[slot].drop;
+    s->ext[slot].p = p;
+    s->ext[slot].drop = drop;
+    if (old && old != p && old_drop)
+        old_drop(old);
 }
 
 void cv_stream_get_stats(const cv_stream *s, cv_stream_stats *out)

@@ -102,6 +102,28 @@ void cv_stream_shutdown(cv_stream *s, const char *reason);
 
 void cv_stream_get_stats(const cv_stream *s, cv_stream_stats *out);
 
+/* The latest video keyframe (a new reference; the caller unrefs), with the
+ * index of its track in *track; NULL when the stream has none (offline, no
+ * video, or no keyframe since the source attached). */
+cv_frame *cv_stream_keyframe(const cv_stream *s, size_t *track);
+
+/* --- per-stream companions ---
+ * State derived from one camera's frames (the HLS segment and part store,
+ * the picture decoder) lives inside that camera's stream object, in one of
+ * these slots, so nothing can reach it without first holding the stream,
+ * and that only through a capability for the camera. The slot owns p:
+ * drop(p) runs when the slot is replaced or cleared, when the stream shuts
+ * down (after its viewers were closed) and when the last reference goes. */
+typedef enum {
+    CV_STREAM_EXT_HLS = 0,     /* hls/packager.h */
+    CV_STREAM_EXT_PICTURE = 1, /* pic/pic.h */
+    CV_STREAM_EXT_MAX
+} cv_stream_ext_slot;
+
+void *cv_stream_ext(const cv_stream *s, cv_stream_ext_slot slot);
+/* Replaces the slot's content (dropping the old one); p NULL clears it. */
+void cv_stream_set_ext(cv_stream *s, cv_stream_ext_slot slot, void *p, void (*drop)(void *p));
+
 /* --- viewer side --- */
 
 /* Subscribes to the tracks in track_mask (bit i = track i). Nothing is
