@@ -16,6 +16,8 @@
 
 #define SERVER_HDR "camvault/0.1"
 #define RBUF_CAP (16 * 1024)
+/* Ciphertext read at once under TLS: a full record and its header. */
+#define TBUF_CAP (16 * 1024 + 512)
 /* Answers waiting to be written beyond which pipelined requests wait. */
 #define WRITE_HIGH (256 * 1024)
 #define LINGER_MS 2000
@@ -43,6 +45,9 @@ struct cv_http_req {
     void (*on_gone)(void *ctx, cv_http_req *r);
     void *gone_ctx;
     bool loopback;
+    bool secure;
+    bool chunked;     /* a streamed answer in chunked transfer coding (HTTP/1.1) */
+    bool chunk_open;  /* a chunk was sent: its CRLF goes before the next size */
     char peer[48];
 };
 
@@ -61,8 +66,17 @@ struct conn {
     char *rbuf;
     size_t rlen;
     cv_http_req *req;
-    size_t queued; /* bytes handed to uv_write and not yet written */
+    /* Bytes handed to uv_write and not yet written: what goes on the wire,
+     * so ciphertext under TLS. */
+    size_t queued;
     int open_handles;
+    /* TLS (NULL: plain HTTP). rbuf then holds decrypted bytes: tbuf takes
+     * what the socket gives, the engine keeps what does not fit in rbuf. */
+    cv_tls_conn *tls;
+    char *tbuf;
+    size_t tls_plain;  /* plaintext encrypted since the last flush */
+    bool tls_started;  /* the client sent something */
+    bool tls_counted;  /* already in tls_failures */
 };
 
 struct cv_http_server {
@@ -82,12 +96,14 @@ struct cv_http_server {
 typedef struct {
     uv_write_t req;
     conn *c;
-    size_t len;
+    size_t len;   /* on the wire */
+    size_t plain; /* response bytes it carries (bytes_out) */
     char data[];
 } wreq;
 
 static void conn_close(conn *c, const char *why);
 static void conn_linger(conn *c);
+static bool tls_pull(conn *c);
 static void process(conn *c);
 static void update_reading(conn *c);
 
@@ -100,6 +116,8 @@ static void write_done(uv_write_t *req, int status)
     wreq *w = (wreq *)req;
     conn *c = w->c;
     c->queued -= w->len;
+    if (status == 0)
+        c->srv->stats.bytes_out += w->plain;
     free(w);
     if (status < 0 && status != UV_ECANCELED) {
         conn_close(c, uv_strerror(status));
@@ -107,12 +125,58 @@ static void write_done(uv_write_t *req, int status)
     }
     if (c->state != C_READING)
         return;
-    /* A client that is still taking its answers is not idle. */
-    if (!cv_http_asm_started(c->asm_))
+    /* A client that is still taking its answers is not idle; one still in
+     * its TLS handshake only has the time it had at the start. */
+    if (!cv_http_asm_started(c->asm_) && (!c->tls || cv_tls_conn_handshake_done(c->tls)))
         arm(c, (uint64_t)c->srv->cfg.idle_timeout_s * 1000);
-    if (c->queued < WRITE_HIGH && c->rlen)
+    /* Under TLS more requests may wait inside the engine with rbuf empty. */
+    if (c->queued < WRITE_HIGH && (c->rlen || c->tls))
         process(c);
     update_reading(c);
+}
+
+/* Hands everything the TLS engine has for the socket to uv_write. Returns 0
+ * or a negative errno with the connection closed. */
+static int tls_flush(conn *c)
+{
+    size_t len = cv_tls_conn_pending_out(c->tls);
+    if (len == 0)
+        return 0;
+    if (len > UINT32_MAX) { /* uv_buf_t's length; records add a little to the plaintext */
+        conn_close(c, "answer too large");
+        return -EMSGSIZE;
+    }
+    wreq *w = malloc(sizeof(*w) + len);
+    if (!w) {
+        conn_close(c, "out of memory");
+        return -ENOMEM;
+    }
+    w->c = c;
+    w->len = cv_tls_conn_take_out(c->tls, w->data, len);
+    w->plain = c->tls_plain;
+    c->tls_plain = 0;
+    uv_buf_t b = uv_buf_init(w->data, (unsigned)w->len);
+    int rc = uv_write(&w->req, (uv_stream_t *)&c->tcp, &b, 1, write_done);
+    if (rc < 0) {
+        free(w);
+        conn_close(c, uv_strerror(rc));
+        return -EPIPE;
+    }
+    c->queued += w->len;
+    return 0;
+}
+
+static int tls_send2(conn *c, const char *head, size_t hlen, const void *body, size_t blen)
+{
+    int rc = cv_tls_conn_write(c->tls, head, hlen);
+    if (rc == 0)
+        rc = cv_tls_conn_write(c->tls, body, blen);
+    if (rc < 0) {
+        conn_close(c, rc == -EPROTO ? cv_tls_conn_error(c->tls) : strerror(-rc));
+        return -EPIPE;
+    }
+    c->tls_plain += hlen + blen;
+    return tls_flush(c);
 }
 
 /* Queues a copy of head and body; closes the connection when that fails. */
@@ -125,13 +189,15 @@ static int send2(conn *c, const char *head, size_t hlen, const void *body, size_
         conn_close(c, "answer too large");
         return -EMSGSIZE;
     }
+    if (c->tls)
+        return tls_send2(c, head, hlen, body, blen);
     wreq *w = malloc(sizeof(*w) + len);
     if (!w) {
         conn_close(c, "out of memory");
         return -ENOMEM;
     }
     w->c = c;
-    w->len = len;
+    w->len = w->plain = len;
     if (hlen)
         memcpy(w->data, head, hlen);
     if (blen)
@@ -182,6 +248,7 @@ typedef struct {
     size_t length;
     bool close;
     bool http10_keep_alive;
+    bool chunked;
 } head_spec;
 
 static void build_head(cv_sbuf *o, const head_spec *h)
@@ -194,6 +261,8 @@ static void build_head(cv_sbuf *o, const head_spec *h)
         cv_sbuf_printf(o, "Content-Type: %s\r\n", h->ctype);
     if (h->has_length)
         cv_sbuf_printf(o, "Content-Length: %zu\r\n", h->length);
+    else if (h->chunked)
+        cv_sbuf_puts(o, "Transfer-Encoding: chunked\r\n");
     if (!h->extra || !has_header(h->extra, "Cache-Control"))
         cv_sbuf_puts(o, "Cache-Control: no-store\r\n");
     cv_sbuf_puts(o, "X-Content-Type-Options: nosniff\r\n");
@@ -274,6 +343,7 @@ static void dispatch(conn *c, cv_http_msg *m)
     r->head = m->method == HTTP_HEAD;
     r->keep_alive = m->keep_alive;
     r->loopback = c->loopback;
+    r->secure = c->tls != NULL;
     memcpy(r->peer, c->peer, sizeof(r->peer));
     c->req = r;
     c->state = C_PENDING;
@@ -308,23 +378,32 @@ static void process(conn *c)
     if (c->in_process)
         return;
     c->in_process = true;
-    size_t off = 0;
-    while (c->state == C_READING && off < c->rlen && c->queued < WRITE_HIGH) {
-        bool was_started = cv_http_asm_started(c->asm_);
-        size_t used;
-        cv_http_msg m;
-        int rc = cv_http_asm_feed(c->asm_, c->rbuf + off, c->rlen - off, &used, &m);
-        off += used;
-        if (!was_started && cv_http_asm_started(c->asm_))
-            arm(c, (uint64_t)c->srv->cfg.idle_timeout_s * 1000); /* the whole request must come in time */
-        if (!after_feed(c, rc) || rc == 0)
+    for (;;) {
+        size_t off = 0;
+        while (c->state == C_READING && off < c->rlen && c->queued < WRITE_HIGH) {
+            bool was_started = cv_http_asm_started(c->asm_);
+            size_t used;
+            cv_http_msg m;
+            int rc = cv_http_asm_feed(c->asm_, c->rbuf + off, c->rlen - off, &used, &m);
+            off += used;
+            if (!was_started && cv_http_asm_started(c->asm_))
+                arm(c, (uint64_t)c->srv->cfg.idle_timeout_s * 1000); /* the whole request must come in time */
+            if (!after_feed(c, rc) || rc == 0)
+                break;
+            dispatch(c, &m);
+        }
+        /* Streaming, lingering or closed connections have dropped their input. */
+        if (c->state == C_READING || c->state == C_PENDING) {
+            memmove(c->rbuf, c->rbuf + off, c->rlen - off);
+            c->rlen -= off;
+        }
+        /* Under TLS, input that did not fit in rbuf waits in the engine and
+         * no socket read will bring it: take it now that there is room. */
+        if (!c->tls || c->state != C_READING || c->queued >= WRITE_HIGH)
             break;
-        dispatch(c, &m);
-    }
-    /* Streaming, lingering or closed connections have dropped their input. */
-    if (c->state == C_READING || c->state == C_PENDING) {
-        memmove(c->rbuf, c->rbuf + off, c->rlen - off);
-        c->rlen -= off;
+        size_t before = c->rlen;
+        if (!tls_pull(c) || c->rlen == before)
+            break;
     }
     c->in_process = false;
 }
@@ -359,6 +438,7 @@ int cv_http_req_query_param(const cv_http_req *r, const char *name, char *out, s
 
 const char *cv_http_req_peer(const cv_http_req *r) { return r->peer; }
 bool cv_http_req_peer_loopback(const cv_http_req *r) { return r->loopback; }
+bool cv_http_req_secure(const cv_http_req *r) { return r->secure; }
 void cv_http_req_set_data(cv_http_req *r, void *data) { r->data = data; }
 void *cv_http_req_data(const cv_http_req *r) { return r->data; }
 bool cv_http_req_alive(const cv_http_req *r) { return r->c != NULL; }
@@ -413,8 +493,11 @@ void cv_http_stream_start(cv_http_req *r, int status, const char *content_type, 
     if (!claim(r, R_STREAMING, "cv_http_stream_start"))
         return;
     conn *c = r->c;
+    /* HTTP/1.1 clients get chunks (so the end of the answer is explicit,
+     * not a lost connection); HTTP/1.0 ones a body that ends at close. */
+    r->chunked = !r->head && (r->msg.major > 1 || (r->msg.major == 1 && r->msg.minor >= 1));
     head_spec h = {.status = status >= 200 && status <= 999 ? status : 500, .ctype = content_type,
-                   .extra = extra_headers, .close = true};
+                   .extra = extra_headers, .close = true, .chunked = r->chunked};
     c->req = NULL; /* a failing write closes c without calling on_gone from in here */
     if (send_answer(c, &h, NULL, 0) < 0) {
         r->c = NULL;
@@ -437,11 +520,16 @@ int cv_http_stream_write(cv_http_req *r, const void *data, size_t len, size_t ma
         return 0;
     if (c->queued > max_queued || len > max_queued - c->queued)
         return -ENOBUFS;
+    char size[24];
+    int n = 0;
+    if (r->chunked) /* the previous chunk's CRLF, then this one's size line */
+        n = snprintf(size, sizeof(size), "%s%zx\r\n", r->chunk_open ? "\r\n" : "", len);
     c->req = NULL; /* as in cv_http_stream_start */
-    if (send2(c, NULL, 0, data, len) < 0) {
+    if (send2(c, n ? size : NULL, (size_t)n, data, len) < 0) {
         r->c = NULL;
         return -EPIPE;
     }
+    r->chunk_open = r->chunked;
     c->req = r;
     return 0;
 }
@@ -454,7 +542,13 @@ void cv_http_stream_end(cv_http_req *r)
     conn *c = r->c;
     if (c) {
         c->req = NULL;
-        conn_linger(c);
+        if (r->chunked && c->state == C_STREAMING) {
+            const char *last = r->chunk_open ? "\r\n0\r\n\r\n" : "0\r\n\r\n";
+            if (send2(c, last, strlen(last), NULL, 0) < 0)
+                c = NULL; /* the write failed and closed it */
+        }
+        if (c)
+            conn_linger(c);
     }
     if (!r->in_gone)
         req_free(r);
@@ -468,7 +562,67 @@ static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
     (void)suggested;
     if (c->state != C_READING && c->state != C_PENDING)
         c->rlen = 0; /* input is only watched for the peer leaving */
-    *buf = uv_buf_init(c->rbuf + c->rlen, (unsigned)(RBUF_CAP - c->rlen));
+    if (c->tls)
+        *buf = uv_buf_init(c->tbuf, TBUF_CAP);
+    else
+        *buf = uv_buf_init(c->rbuf + c->rlen, (unsigned)(RBUF_CAP - c->rlen));
+}
+
+/* The client closed its side (EOF, or a TLS close_notify). */
+static void peer_closed(conn *c)
+{
+    bool quiet = c->state != C_PENDING && c->state != C_STREAMING;
+    conn_close(c, quiet ? NULL : "client left");
+}
+
+/* Moves decrypted bytes into rbuf while there is room. Returns false when
+ * the connection closed (the client sent close_notify, or bad records). */
+static bool tls_pull(conn *c)
+{
+    while (c->rlen < RBUF_CAP) {
+        long n = cv_tls_conn_read(c->tls, c->rbuf + c->rlen, RBUF_CAP - c->rlen);
+        if (n == 0)
+            break;
+        if (n == -EPIPE) {
+            peer_closed(c);
+            return false;
+        }
+        if (n < 0) {
+            conn_close(c, cv_tls_conn_error(c->tls));
+            return false;
+        }
+        c->rlen += (size_t)n;
+    }
+    return true;
+}
+
+/* Ciphertext from the socket: handshake, then requests. A failed handshake
+ * gets its alert (if any) sent before the connection ends. */
+static void tls_input(conn *c, const char *data, size_t len)
+{
+    bool was_done = cv_tls_conn_handshake_done(c->tls);
+    c->tls_started = true;
+    if (cv_tls_conn_feed(c->tls, data, len) < 0) {
+        c->tls_counted = true;
+        c->srv->stats.tls_failures++;
+        CV_INFO("%p: TLS handshake with %s failed: %s", (void *)c, c->peer, cv_tls_conn_error(c->tls));
+        if (tls_flush(c) == 0)
+            conn_linger(c);
+        return;
+    }
+    if (tls_flush(c) < 0)
+        return;
+    if (!was_done && cv_tls_conn_handshake_done(c->tls)) {
+        CV_DEBUG("%p: TLS up with %s (ALPN \"%s\")", (void *)c, c->peer, cv_tls_conn_alpn(c->tls));
+        arm(c, (uint64_t)c->srv->cfg.idle_timeout_s * 1000); /* the handshake's time is not the request's */
+    }
+    if (c->state == C_READING)
+        process(c);
+    else if (!tls_pull(c)) /* C_PENDING: only to notice the client leaving */
+        return;
+    if (c->state == C_CLOSED || tls_flush(c) < 0) /* e.g. a key update answered while reading */
+        return;
+    update_reading(c);
 }
 
 static void on_read(uv_stream_t *st, ssize_t nread, const uv_buf_t *buf)
@@ -476,12 +630,18 @@ static void on_read(uv_stream_t *st, ssize_t nread, const uv_buf_t *buf)
     conn *c = st->data;
     (void)buf;
     if (nread < 0) {
-        bool quiet = nread == UV_EOF && c->state != C_PENDING && c->state != C_STREAMING;
-        conn_close(c, nread == UV_EOF ? (quiet ? NULL : "client left") : uv_strerror((int)nread));
+        if (nread == UV_EOF)
+            peer_closed(c);
+        else
+            conn_close(c, uv_strerror((int)nread));
         return;
     }
     if (nread == 0 || c->state == C_LINGER || c->state == C_STREAMING)
         return;
+    if (c->tls) {
+        tls_input(c, c->tbuf, (size_t)nread);
+        return;
+    }
     c->rlen += (size_t)nread;
     if (c->state == C_READING)
         process(c);
@@ -524,9 +684,12 @@ static void on_timer(uv_timer_t *t)
         conn_close(c, "client did not close after the answer");
     } else if (c->state == C_READING && cv_http_asm_started(c->asm_)) {
         CV_INFO("%p: request from %s too slow; answering 408", (void *)c, c->peer);
+        c->srv->stats.timeouts++;
         send_error(c, 408, "request timeout");
     } else if (c->state == C_READING) {
-        conn_close(c, NULL);
+        c->srv->stats.timeouts++;
+        bool shaking = c->tls && !cv_tls_conn_handshake_done(c->tls);
+        conn_close(c, shaking && c->tls_started ? "TLS handshake too slow" : NULL);
     }
 }
 
@@ -534,6 +697,8 @@ static void arm(conn *c, uint64_t ms) { uv_timer_start(&c->timer, on_timer, ms, 
 
 static void free_conn(conn *c)
 {
+    cv_tls_conn_free(c->tls);
+    free(c->tbuf);
     cv_http_asm_free(c->asm_);
     free(c->rbuf);
     free(c);
@@ -559,6 +724,27 @@ static void handle_closed(uv_handle_t *h)
     server_release(srv);
 }
 
+/* Counts a handshake the client began and never finished, and sends a
+ * close_notify when the session is up and the socket takes it at once
+ * (writes still queued are cancelled by the close anyway). */
+static void tls_close(conn *c)
+{
+    bool done = cv_tls_conn_handshake_done(c->tls);
+    if (!done && c->tls_started && !c->tls_counted && !c->srv->stopping) {
+        c->tls_counted = true;
+        c->srv->stats.tls_failures++;
+    }
+    if (!done)
+        return;
+    cv_tls_conn_shutdown(c->tls);
+    char out[256];
+    size_t n = cv_tls_conn_take_out(c->tls, out, sizeof(out));
+    if (n) {
+        uv_buf_t b = uv_buf_init(out, (unsigned)n);
+        (void)uv_try_write((uv_stream_t *)&c->tcp, &b, 1);
+    }
+}
+
 /* why NULL: an ordinary end (idle, or the client closed between requests). */
 static void conn_close(conn *c, const char *why)
 {
@@ -577,6 +763,8 @@ static void conn_close(conn *c, const char *why)
     if (c->next)
         c->next->prev = c->prev;
     srv->stats.connections--;
+    if (c->tls)
+        tls_close(c);
     uv_read_stop((uv_stream_t *)&c->tcp);
     uv_close((uv_handle_t *)&c->timer, handle_closed);
     uv_close((uv_handle_t *)&c->tcp, handle_closed);
@@ -601,6 +789,11 @@ static void conn_linger(conn *c)
         return;
     c->state = C_LINGER;
     c->rlen = 0;
+    if (c->tls) {
+        cv_tls_conn_shutdown(c->tls); /* close_notify: the answer is complete, not truncated */
+        if (tls_flush(c) < 0)
+            return;
+    }
     if (uv_shutdown(&c->shutdown, (uv_stream_t *)&c->tcp, on_shutdown) < 0) {
         conn_close(c, "shutdown failed");
         return;
@@ -622,9 +815,13 @@ static void refuse(cv_http_server *srv, uv_stream_t *server)
     if (!t)
         return;
     uv_tcp_init(srv->loop, t);
-    if (uv_accept(server, (uv_stream_t *)t) == 0) {
+    /* A TLS client cannot read a plaintext answer, and a handshake is just
+     * what an overloaded server should not do: it only sees the close. */
+    if (uv_accept(server, (uv_stream_t *)t) == 0 && !srv->cfg.tls) {
         uv_buf_t b = uv_buf_init((char *)msg, sizeof(msg) - 1);
-        (void)uv_try_write((uv_stream_t *)t, &b, 1);
+        int n = uv_try_write((uv_stream_t *)t, &b, 1);
+        if (n > 0)
+            srv->stats.bytes_out += (uint64_t)n;
     }
     uv_close((uv_handle_t *)t, refused_closed);
     if (srv->stats.refused_connections++ % 1000 == 0)
@@ -653,6 +850,10 @@ static conn *conn_new(cv_http_server *srv)
     c->srv = srv;
     c->rbuf = malloc(RBUF_CAP);
     c->asm_ = cv_http_asm_new(srv->cfg.max_header, srv->cfg.max_body);
+    if (srv->cfg.tls) {
+        c->tls = cv_tls_conn_new(srv->cfg.tls);
+        c->tbuf = malloc(TBUF_CAP);
+    }
     uv_tcp_init(srv->loop, &c->tcp);
     uv_timer_init(srv->loop, &c->timer);
     c->tcp.data = c->timer.data = c;
@@ -680,7 +881,8 @@ static void on_connection(uv_stream_t *server, int status)
     conn *c = conn_new(srv);
     if (!c)
         return;
-    if (!c->rbuf || !c->asm_ || uv_accept(server, (uv_stream_t *)&c->tcp) != 0) {
+    if (!c->rbuf || !c->asm_ || (srv->cfg.tls && (!c->tls || !c->tbuf)) ||
+        uv_accept(server, (uv_stream_t *)&c->tcp) != 0) {
         conn_close(c, "accept failed");
         return;
     }
@@ -739,7 +941,7 @@ int cv_http_server_start(cv_http_server **out, uv_loop_t *loop, const cv_http_se
     int len = sizeof(sa);
     uv_tcp_getsockname(&srv->listener, (struct sockaddr *)&sa, &len);
     srv->port = cv_addr_port(&sa);
-    CV_INFO("http listening on %s:%d", srv->bind_addr, srv->port);
+    CV_INFO("%s listening on %s:%d", cfg->tls ? "https" : "http", srv->bind_addr, srv->port);
     *out = srv;
     return 0;
 }

@@ -90,11 +90,15 @@ void cv_http_respond(cv_http_req *r, int status, const char *content_type, const
                      const char *extra_headers);
 
 /* Streaming answer (MJPEG, long polls): headers now, then any number of
- * writes, then end. The connection closes after a streamed answer.
+ * writes, then end. The connection closes after a streamed answer. HTTP/1.1
+ * requests get "Transfer-Encoding: chunked" (each write one chunk, the end
+ * the last chunk); HTTP/1.0 ones a body delimited by the close.
  * cv_http_stream_write copies data; returns 0, -EPIPE (client gone) or
  * -ENOBUFS (more than max_queued bytes would be waiting: the caller decides
- * whether to skip or end). A HEAD request gets the headers alone: its
- * writes succeed and send nothing. */
+ * whether to skip or end). Waiting bytes are counted as they go on the
+ * wire, so under TLS as ciphertext (about 0.2% more than the plaintext).
+ * A HEAD request gets the headers alone: its writes succeed and send
+ * nothing. */
 void cv_http_stream_start(cv_http_req *r, int status, const char *content_type, const char *extra_headers);
 int cv_http_stream_write(cv_http_req *r, const void *data, size_t len, size_t max_queued);
 void cv_http_stream_end(cv_http_req *r);
@@ -112,9 +116,11 @@ typedef struct {
     uint64_t requests;
     uint64_t bad_requests;
     uint64_t refused_connections;
-    uint64_t timeouts;        /* 408s and idle closes */
-    uint64_t tls_failures;    /* failed TLS handshakes */
-    uint64_t bytes_out;       /* response bytes written (plaintext) */
+    uint64_t timeouts;        /* 408s and idle closes (a handshake too slow too) */
+    /* TLS handshakes a client began (sent bytes) and did not finish: refused,
+     * not TLS at all, timed out, or the client left. */
+    uint64_t tls_failures;
+    uint64_t bytes_out;       /* response bytes written (plaintext, before TLS) */
 } cv_http_server_stats;
 void cv_http_server_get_stats(const cv_http_server *s, cv_http_server_stats *out);
 

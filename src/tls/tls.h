@@ -14,18 +14,22 @@
 typedef struct cv_tls_ctx cv_tls_ctx;
 typedef struct cv_tls_conn cv_tls_conn;
 
-/* Loads cert_path (PEM chain, leaf first) and key_path (PEM private key),
- * checks that they match. alpn: protocol names offered in preference order,
- * e.g. {"http/1.1"}; a client offering none of them fails the handshake
- * (no_application_protocol); a client without ALPN is accepted. Returns 0 or
- * -1 with a message in err naming the file and the cause. */
+/* Loads cert_path (PEM chain, leaf first) and key_path (PEM private key,
+ * unencrypted), checks that they match. alpn: protocol names offered in
+ * preference order, e.g. {"http/1.1"} (nalpn 0: no ALPN); a client offering
+ * none of them fails the handshake (no_application_protocol); a client
+ * without ALPN is accepted. TLS 1.2 and 1.3, OpenSSL's default ciphers, no
+ * renegotiation. Returns 0 or -1 with a message in err naming the file and
+ * the cause. */
 int cv_tls_ctx_new(cv_tls_ctx **out, const char *cert_path, const char *key_path, const char *const *alpn,
                    size_t nalpn, char *err, size_t errcap);
 /* Loads the files again; on success new connections use the new
  * certificate (connections already up keep theirs). On failure the old
  * certificate stays and err says why. Returns 0 or -1. */
 int cv_tls_ctx_reload(cv_tls_ctx *c, char *err, size_t errcap);
-/* True when either file's mtime, size or inode changed since the last load. */
+/* True when either file's mtime, size or inode changed (or it appeared or
+ * went) since the last load attempt, successful or not: a broken file is
+ * not retried until it changes again. */
 bool cv_tls_ctx_files_changed(const cv_tls_ctx *c);
 /* The loaded leaf certificate's SHA-256 fingerprint, hex with colons. */
 const char *cv_tls_ctx_fingerprint(const cv_tls_ctx *c);
@@ -38,7 +42,8 @@ void cv_tls_ctx_free(cv_tls_ctx *c); /* connections hold their own reference */
 int cv_tls_make_selfsigned(const char *cert_path, const char *key_path, const char *const *names, size_t nnames,
                            int days, char *err, size_t errcap);
 
-/* A server-side connection. */
+/* A server-side connection, with the context's current certificate; it
+ * holds a reference to c, so c may be freed first. NULL when out of memory. */
 cv_tls_conn *cv_tls_conn_new(cv_tls_ctx *c);
 void cv_tls_conn_free(cv_tls_conn *t);
 
@@ -51,9 +56,11 @@ int cv_tls_conn_feed(cv_tls_conn *t, const void *data, size_t len);
  * -EPROTO. Call after each feed until it returns <= 0. */
 long cv_tls_conn_read(cv_tls_conn *t, void *buf, size_t cap);
 /* Encrypts application bytes (all of them, the output grows as needed).
- * Returns 0 or -EPROTO; before the handshake is done the bytes wait. */
+ * Returns 0, -EPROTO (failed connection), -EPIPE (after
+ * cv_tls_conn_shutdown) or -ENOMEM; before the handshake is done the bytes
+ * wait. */
 int cv_tls_conn_write(cv_tls_conn *t, const void *data, size_t len);
-/* Starts a close_notify. */
+/* Queues a close_notify (once; nothing before the handshake is done). */
 void cv_tls_conn_shutdown(cv_tls_conn *t);
 /* Bytes to send to the socket (handshake, records, alerts): takes up to
  * cap of them. Returns the count (0 when none wait). */

@@ -3,7 +3,9 @@
  * on an ephemeral 127.0.0.1 port; each case's client runs in a pthread with
  * blocking sockets (5 s receive timeout) and records what it saw; the loop
  * ends once the client is done and the handler's timers are gone, and every
- * case closes its loop with no handle left. */
+ * case closes its loop with no handle left. The HTTPS cases use a
+ * self-signed certificate in a scratch directory and an OpenSSL client on
+ * the same blocking sockets. */
 #include <errno.h>
 #include <arpa/inet.h>
 #include <netinet/in.h>
@@ -25,12 +27,16 @@
 
 #include <setjmp.h>
 #include <cmocka.h>
+#include <openssl/err.h>
+#include <openssl/ssl.h>
 #include <uv.h>
 
 #include "base/log.h"
 #include "base/util.h"
 #include "http/parse.h"
 #include "http/server.h"
+#include "tls/tls.h"
+#include "tmpdir-fixture.h"
 
 #define CASE_MS 15000
 #define RD_CAP (1 << 18)
@@ -66,6 +72,8 @@ struct fixture {
     int alive_at_respond;
     int gone_calls;
     int write_after_gone;
+    int secure; /* requests that said they came over TLS */
+    char cert[160];     /* HTTPS cases: the certificate clients trust */
 };
 
 static fixture *fx_new(void)
@@ -237,6 +245,7 @@ static void handle(void *ctx, cv_http_req *r)
     fixture *fx = ctx;
     int n = 0;
     fx->requests++;
+    fx->secure += cv_http_req_secure(r);
     atomic_fetch_add(&fx->seen, 1);
     assert_true(cv_http_req_alive(r));
     assert_true(cv_http_req_peer_loopback(r));
@@ -321,6 +330,9 @@ static void run(fixture *fx, void (*client)(fixture *fx))
 
 typedef struct {
     int fd;
+    SSL_CTX *ctx; /* HTTPS: the client's TLS session, else NULL */
+    SSL *ssl;
+    bool clean_end; /* HTTPS: the last read ended with the server's close_notify */
     size_t len;
     char buf[RD_CAP];
 } rd;
@@ -353,14 +365,49 @@ static rd *cl_connect(fixture *fx)
     return r;
 }
 
+/* A TLS client over a new connection, trusting ca for "localhost" and
+ * offering ALPN http/1.1. NULL when the handshake fails. */
+static rd *cl_connect_tls(fixture *fx, const char *ca)
+{
+    rd *r = cl_connect(fx);
+    r->ctx = SSL_CTX_new(TLS_client_method());
+    if (!r->ctx || SSL_CTX_load_verify_locations(r->ctx, ca, NULL) != 1)
+        CHECK(fx, !"client TLS context");
+    SSL_CTX_set_verify(r->ctx, SSL_VERIFY_PEER, NULL);
+    r->ssl = SSL_new(r->ctx);
+    static const unsigned char alpn[] = "\x08http/1.1";
+    SSL_set_alpn_protos(r->ssl, alpn, sizeof(alpn) - 1);
+    SSL_set1_host(r->ssl, "localhost");
+    SSL_set_tlsext_host_name(r->ssl, "localhost");
+    SSL_set_fd(r->ssl, r->fd);
+    if (SSL_connect(r->ssl) != 1) {
+        ERR_clear_error();
+        return r; /* the caller checks cl_tls_up */
+    }
+    return r;
+}
+
+static bool cl_tls_up(rd *r)
+{
+    const unsigned char *p;
+    unsigned int n;
+    SSL_get0_alpn_selected(r->ssl, &p, &n);
+    return SSL_is_init_finished(r->ssl) && SSL_get_verify_result(r->ssl) == X509_V_OK && n == 8 &&
+           memcmp(p, "http/1.1", 8) == 0;
+}
+
 static void cl_close(rd *r)
 {
+    SSL_free(r->ssl);
+    SSL_CTX_free(r->ctx);
     close(r->fd);
     free(r);
 }
 
 static bool cl_send_n(rd *r, const char *s, size_t n)
 {
+    if (r->ssl)
+        return n == 0 || SSL_write(r->ssl, s, (int)n) == (int)n;
     while (n) {
         ssize_t k = send(r->fd, s, n, MSG_NOSIGNAL);
         if (k <= 0)
@@ -377,6 +424,15 @@ static ssize_t cl_fill(rd *r)
 {
     if (r->len == RD_CAP)
         return -1;
+    if (r->ssl) {
+        int k = SSL_read(r->ssl, r->buf + r->len, (int)(RD_CAP - r->len));
+        if (k > 0)
+            r->len += (size_t)k;
+        else
+            r->clean_end = SSL_get_error(r->ssl, k) == SSL_ERROR_ZERO_RETURN;
+        ERR_clear_error();
+        return k;
+    }
     ssize_t n = recv(r->fd, r->buf + r->len, RD_CAP - r->len, 0);
     if (n > 0)
         r->len += (size_t)n;
@@ -453,6 +509,22 @@ static bool cl_closed_within(rd *r, int ms)
     return false;
 }
 
+/* Whether the server closes within ms, whatever it sends before. */
+static bool cl_eof_within(rd *r, int ms)
+{
+    int64_t end = cv_now_us() + (int64_t)ms * 1000;
+    while (cv_now_us() < end) {
+        struct pollfd pfd = {r->fd, POLLIN, 0};
+        if (poll(&pfd, 1, 20) <= 0)
+            continue;
+        char b[4096];
+        ssize_t n = recv(r->fd, b, sizeof(b), MSG_DONTWAIT);
+        if (n == 0 || (n < 0 && errno == ECONNRESET))
+            return true;
+    }
+    return false;
+}
+
 static void sleep_ms(int ms)
 {
     struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000};
@@ -501,6 +573,9 @@ static void test_http_get_with_query_and_headers(void **state)
     assert_string_equal(fx->xtest, "foo bar");
     assert_string_equal(fx->body, "");
     assert_int_equal(fx->stats.requests, 2);
+    assert_int_equal(fx->secure, 0);
+    assert_int_equal(fx->stats.tls_failures, 0);
+    assert_true(fx->stats.bytes_out > 2 * 150);
     free(fx);
 }
 
@@ -880,14 +955,25 @@ static void test_http_stop_with_requests_pending(void **state)
     free(fx);
 }
 
+/* The three writes of /stream in chunked transfer coding, with the last chunk. */
+#define CHUNKED_BODY "7\r\nchunk0;\r\n7\r\nchunk1;\r\n7\r\nchunk2;\r\n0\r\n\r\n"
+
 static void cl_stream(fixture *fx)
 {
     rd *c = cl_connect(fx);
     resp *p = malloc(sizeof(*p));
     CHECK(fx, cl_send(c, "GET /stream HTTP/1.1\r\nHost: t\r\n\r\n"));
-    CHECK(fx, cl_response(c, p, false)); /* no length: read to the close */
+    CHECK(fx, cl_response(c, p, false)); /* read to the close; the body is the raw chunked coding */
     CHECK(fx, p->status == 200 && has(p, "Connection", "close") && !has(p, "Content-Length", NULL));
     CHECK(fx, has(p, "X-Stream", "yes") && has(p, "Cache-Control", "no-store"));
+    CHECK(fx, has(p, "Transfer-Encoding", "chunked"));
+    CHECK(fx, strcmp(p->body, CHUNKED_BODY) == 0);
+    cl_close(c);
+    /* HTTP/1.0 has no chunks: the body ends at the close. */
+    c = cl_connect(fx);
+    CHECK(fx, cl_send(c, "GET /stream HTTP/1.0\r\n\r\n"));
+    CHECK(fx, cl_response(c, p, false));
+    CHECK(fx, p->status == 200 && !has(p, "Transfer-Encoding", NULL));
     CHECK(fx, strcmp(p->body, "chunk0;chunk1;chunk2;") == 0);
     cl_close(c);
     /* The client leaves mid-stream: on_gone. */
@@ -998,6 +1084,178 @@ static void test_http_idle_timeout(void **state)
     fx->cfg.idle_timeout_s = 1;
     run(fx, cl_idle);
     assert_int_equal(fx->requests, 1);
+    assert_int_equal(fx->stats.timeouts, 3); /* two idle closes and a 408 */
+    free(fx);
+}
+
+/* ------------------------------------------------------------ HTTPS */
+
+typedef struct {
+    tmpdir td;
+    cv_tls_ctx *tls;
+} tls_files;
+
+static void tls_setup(fixture *fx, tls_files *tf)
+{
+    char key[160], err[256];
+    static const char *const names[] = {"localhost", "127.0.0.1"};
+    static const char *const alpn[] = {"http/1.1"};
+    assert_int_equal(tmpdir_make(&tf->td, "https", "x"), 0);
+    snprintf(fx->cert, sizeof(fx->cert), "%s/cert.pem", tf->td.dir);
+    snprintf(key, sizeof(key), "%s/key.pem", tf->td.dir);
+    if (cv_tls_make_selfsigned(fx->cert, key, names, 2, 2, err, sizeof(err)) != 0 ||
+        cv_tls_ctx_new(&tf->tls, fx->cert, key, alpn, 1, err, sizeof(err)) != 0)
+        fail_msg("TLS setup: %s", err);
+    fx->cfg.tls = tf->tls;
+}
+
+static void tls_teardown(tls_files *tf)
+{
+    cv_tls_ctx_free(tf->tls);
+    assert_int_equal(tmpdir_remove(&tf->td), 0);
+}
+
+static void cl_https(fixture *fx)
+{
+    resp *p = malloc(sizeof(*p));
+    rd *c = cl_connect_tls(fx, fx->cert);
+    CHECK(fx, cl_tls_up(c));
+    /* Keep-alive: two answers on one session. */
+    for (int i = 0; i < 2; i++) {
+        CHECK(fx, cl_send(c, "GET /hello HTTP/1.1\r\nHost: localhost\r\n\r\n"));
+        CHECK(fx, cl_response(c, p, false));
+        CHECK(fx, p->status == 200 && strcmp(p->body, "hello") == 0 && !has(p, "Connection", NULL));
+    }
+    /* A body larger than the read buffer arrives in several records. */
+    static char big[40000], req[41000];
+    for (size_t i = 0; i < sizeof(big); i++)
+        big[i] = (char)('a' + i % 26);
+    int n = snprintf(req, sizeof(req), "POST /echo HTTP/1.1\r\nHost: t\r\nContent-Length: %zu\r\n\r\n%.*s",
+                     sizeof(big), (int)sizeof(big), big);
+    CHECK(fx, cl_send_n(c, req, (size_t)n));
+    CHECK(fx, cl_response(c, p, false));
+    CHECK(fx, p->status == 200 && p->body_len == sizeof(big) && memcmp(p->body, big, sizeof(big)) == 0);
+    /* 100 pipelined requests in one write (over 16 KiB): some of them wait
+     * decrypted-to-be inside the TLS engine; all are answered, in order. */
+    char *pipe = malloc(100 * 256);
+    size_t len = 0;
+    for (int i = 0; i < 100; i++)
+        len += (size_t)sprintf(pipe + len, "GET /slow/%d HTTP/1.1\r\nHost: t\r\nX-Pad: %0150d\r\n\r\n", i % 3, i);
+    CHECK(fx, len > 16 * 1024);
+    CHECK(fx, cl_send_n(c, pipe, len));
+    int ok = 0;
+    for (int i = 0; i < 100; i++) {
+        char want[16];
+        snprintf(want, sizeof(want), "slow %d", i % 3);
+        ok += cl_response(c, p, false) && p->status == 200 && strcmp(p->body, want) == 0;
+    }
+    CHECK(fx, ok == 100);
+    free(pipe);
+    /* Connection: close ends with close_notify, then the TCP close. */
+    CHECK(fx, cl_send(c, "GET /hello HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n"));
+    CHECK(fx, cl_response(c, p, false) && p->status == 200 && has(p, "Connection", "close"));
+    CHECK(fx, cl_fill(c) == 0 && c->clean_end);
+    cl_close(c);
+
+    /* A streamed answer, read to its (clean) end. */
+    c = cl_connect_tls(fx, fx->cert);
+    CHECK(fx, cl_send(c, "GET /stream HTTP/1.1\r\nHost: t\r\n\r\n"));
+    CHECK(fx, cl_response(c, p, false));
+    CHECK(fx, p->status == 200 && has(p, "X-Stream", "yes") && strcmp(p->body, CHUNKED_BODY) == 0);
+    CHECK(fx, c->clean_end);
+    cl_close(c);
+    /* A stream to a client that reads nothing fills up: -ENOBUFS. */
+    c = cl_connect_tls(fx, fx->cert);
+    CHECK(fx, cl_send(c, "GET /stream-fill HTTP/1.1\r\nHost: t\r\n\r\n"));
+    for (int i = 0; i < 500 && !atomic_load(&fx->nobufs); i++)
+        sleep_ms(10);
+    CHECK(fx, atomic_load(&fx->nobufs));
+    cl_close(c);
+
+    /* Plain HTTP to the HTTPS port: closed, with at most an alert. */
+    c = cl_connect(fx);
+    CHECK(fx, cl_send(c, "GET / HTTP/1.1\r\nHost: t\r\n\r\n"));
+    while (cl_fill(c) > 0) {
+    }
+    CHECK(fx, c->len < 16 && (c->len == 0 || c->buf[0] == 0x15)); /* 0x15: an alert record */
+    cl_close(c);
+    /* A client that does not trust the certificate gives up (alert). */
+    tmpdir other;
+    char ocert[160], okey[160], err[256];
+    static const char *const on[] = {"localhost"};
+    CHECK(fx, tmpdir_make(&other, "https2", "x") == 0);
+    snprintf(ocert, sizeof(ocert), "%s/c.pem", other.dir);
+    snprintf(okey, sizeof(okey), "%s/k.pem", other.dir);
+    CHECK(fx, cv_tls_make_selfsigned(ocert, okey, on, 1, 1, err, sizeof(err)) == 0);
+    c = cl_connect_tls(fx, ocert);
+    CHECK(fx, !SSL_is_init_finished(c->ssl));
+    CHECK(fx, cl_eof_within(c, 3000)); /* so that the server has counted it */
+    cl_close(c);
+    tmpdir_remove(&other);
+    free(p);
+}
+
+static void test_http_tls_requests(void **state)
+{
+    (void)state;
+    fixture *fx = fx_new();
+    tls_files tf;
+    tls_setup(fx, &tf);
+    run(fx, cl_https);
+    tls_teardown(&tf);
+    assert_int_equal(fx->requests, 106);
+    assert_int_equal(fx->secure, 106);
+    assert_int_equal(fx->stats.tls_failures, 2);
+    assert_int_equal(fx->stats.timeouts, 0);
+    assert_true(fx->stats.bytes_out > 40000 + 100 * 100);
+    assert_true(atomic_load(&fx->nobufs));
+    free(fx);
+}
+
+static void cl_https_slow(fixture *fx)
+{
+    resp *p = malloc(sizeof(*p));
+    /* No handshake at all: an idle close, not a TLS failure. */
+    rd *c = cl_connect(fx);
+    CHECK(fx, cl_closed_within(c, 4000));
+    cl_close(c);
+    /* A request trickling in over TLS gets an encrypted 408. */
+    c = cl_connect_tls(fx, fx->cert);
+    CHECK(fx, cl_tls_up(c));
+    CHECK(fx, cl_send(c, "GET /hello HTTP/1.1\r\n"));
+    CHECK(fx, cl_response(c, p, false));
+    CHECK(fx, p->status == 408 && strcmp(p->body, "{\"error\":\"request timeout\"}") == 0);
+    CHECK(fx, cl_fill(c) == 0 && c->clean_end);
+    cl_close(c);
+    /* Too large a header: an encrypted 431. */
+    c = cl_connect_tls(fx, fx->cert);
+    static char huge[20000];
+    memset(huge, 'a', sizeof(huge) - 1);
+    CHECK(fx, cl_send(c, "GET /hello HTTP/1.1\r\nX-Big: "));
+    CHECK(fx, cl_send(c, huge));
+    CHECK(fx, cl_response(c, p, false) && p->status == 431);
+    cl_close(c);
+    /* A handshake begun and never finished: a TLS failure and a timeout. */
+    c = cl_connect(fx);
+    CHECK(fx, cl_send_n(c, "\x16\x03\x01\x00\x80\x01", 6));
+    CHECK(fx, cl_closed_within(c, 4000));
+    cl_close(c);
+    free(p);
+}
+
+static void test_http_tls_timeouts_and_errors(void **state)
+{
+    (void)state;
+    fixture *fx = fx_new();
+    fx->cfg.idle_timeout_s = 1;
+    tls_files tf;
+    tls_setup(fx, &tf);
+    run(fx, cl_https_slow);
+    tls_teardown(&tf);
+    assert_int_equal(fx->requests, 0);
+    assert_int_equal(fx->stats.timeouts, 3);
+    assert_int_equal(fx->stats.tls_failures, 1);
+    assert_int_equal(fx->stats.bad_requests, 1);
     free(fx);
 }
 
@@ -1046,6 +1304,8 @@ int main(void)
         cmocka_unit_test(test_http_max_connections),
         cmocka_unit_test(test_http_idle_timeout),
         cmocka_unit_test(test_http_start_errors),
+        cmocka_unit_test(test_http_tls_requests),
+        cmocka_unit_test(test_http_tls_timeouts_and_errors),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
