@@ -58,7 +58,8 @@ cv_pic *cv_pic_get(uv_loop_t *loop, cv_stream *s, const cv_pic_config *cfg);
  * camera is offline or has not sent one yet), -EIO (the decoder refused the
  * picture), -ESHUTDOWN (the stream went away) or -ECANCELED (never: a
  * cancelled request is not called back). Returns 0 with *out set (to
- * cancel), or -ENOMEM. */
+ * cancel, until done runs; the request is freed after done returns), -EAGAIN
+ * when too many requests are pending for this camera, or -ENOMEM. */
 int cv_pic_snapshot(cv_pic *p, int width, void (*done)(void *ctx, int status, cv_frame *jpeg), void *ctx,
                     cv_pic_req **out);
 /* Cancels a pending snapshot request (its done is not called). */
@@ -79,6 +80,7 @@ typedef struct {
     uint64_t encodes;         /* JPEGs encoded */
     uint64_t shared;          /* snapshot requests served by another's decode or the cached result */
     uint64_t skipped;         /* frames skipped because the decoder fell behind */
+    uint64_t errors;          /* frames or pictures the decoder refused (corrupt input) */
     uint32_t watchers;
     bool decoder_warm;
 } cv_pic_stats;
