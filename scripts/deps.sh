@@ -1,7 +1,10 @@
 #!/usr/bin/env bash
 # Installs the Debian 12 packages camvault needs to build, run and test,
 # skipping those already present. Usage: scripts/deps.sh [build|test]
+# For test it also installs the browser harness's npm packages
+# (tests/browser: playwright-core and hls.js, driving Debian's chromium).
 set -euo pipefail
+root=$(cd "$(dirname "$0")/.." && pwd)
 
 build_pkgs=(
   build-essential meson ninja-build pkg-config
@@ -16,11 +19,17 @@ test_pkgs=(
   libgstrtspserver-1.0-dev gstreamer1.0-tools
   gstreamer1.0-plugins-base gstreamer1.0-plugins-good
   gstreamer1.0-plugins-bad gstreamer1.0-plugins-ugly gstreamer1.0-libav
+  chromium
 )
 
 want=("${build_pkgs[@]}")
 if [ "${1:-build}" = test ]; then
   want+=("${test_pkgs[@]}")
+  # Node.js and npm only when there is no node at all: a machine may have
+  # them from elsewhere (Debian's npm would conflict with such a nodejs).
+  if ! command -v node >/dev/null 2>&1; then
+    want+=(nodejs npm)
+  fi
 fi
 
 missing=()
@@ -30,15 +39,28 @@ for p in "${want[@]}"; do
   fi
 done
 
-if [ ${#missing[@]} -eq 0 ]; then
-  exit 0
+if [ ${#missing[@]} -gt 0 ]; then
+  echo "camvault: installing missing Debian packages: ${missing[*]}"
+  sudo=""
+  if [ "$(id -u)" -ne 0 ]; then
+    sudo="sudo"
+  fi
+  export DEBIAN_FRONTEND=noninteractive
+  $sudo apt-get update -qq
+  $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}"
 fi
 
-echo "camvault: installing missing Debian packages: ${missing[*]}"
-sudo=""
-if [ "$(id -u)" -ne 0 ]; then
-  sudo="sudo"
+# The browser harness's packages, exactly as tests/browser/package-lock.json
+# pins them, when node_modules is missing or older than the lock file.
+if [ "${1:-build}" = test ]; then
+  browser="$root/tests/browser"
+  stamp="$browser/node_modules/.package-lock.json"
+  if [ ! -f "$stamp" ] || [ "$browser/package-lock.json" -nt "$stamp" ]; then
+    if ! command -v npm >/dev/null 2>&1; then
+      echo "camvault: npm is missing (node is $(command -v node)): install npm to run the browser tests" >&2
+      exit 1
+    fi
+    echo "camvault: installing the browser harness's npm packages (tests/browser)"
+    npm ci --prefix "$browser" --no-audit --no-fund --loglevel=error
+  fi
 fi
-export DEBIAN_FRONTEND=noninteractive
-$sudo apt-get update -qq
-$sudo apt-get install -y -qq --no-install-recommends "${missing[@]}"
