@@ -76,6 +76,7 @@ cv_api *cv_api_new(uv_loop_t *loop, const cv_api_config *cfg)
     a->key = cfg->key;
     a->guard = cfg->guard;
     snprintf(a->rtsp_base, sizeof(a->rtsp_base), "%s", cfg->rtsp_base ? cfg->rtsp_base : "rtsp://127.0.0.1:8554");
+    snprintf(a->http_base, sizeof(a->http_base), "%s", cfg->http_base ? cfg->http_base : "");
     a->session_ttl_us = cfg->session_ttl_us > 0 ? cfg->session_ttl_us : DEFAULT_SESSION_TTL_US;
     a->on_change = cfg->on_change;
     a->on_change_ctx = cfg->on_change_ctx;

@@ -22,6 +22,7 @@ typedef struct {
     const cv_key *key;       /* borrowed */
     cv_guard *guard;         /* borrowed: failed logins, realm "login" */
     const char *rtsp_base;   /* "rtsp://127.0.0.1:8554" for URLs in answers (copied) */
+    const char *http_base;   /* "http://127.0.0.1:8080" for HTTP watch URLs (copied); NULL: none */
     int64_t session_ttl_us;  /* web session lifetime; 0: 12 h */
     /* Optional: called on the loop thread after each answered request that
      * may have written the store (a 2xx to POST, PUT, PATCH or DELETE).

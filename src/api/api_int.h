@@ -20,6 +20,7 @@ struct cv_api {
     const cv_key *key;
     cv_guard *guard;
     char rtsp_base[256];
+    char http_base[256];
     int64_t session_ttl_us;
     void (*on_change)(void *ctx);
     void *on_change_ctx;

@@ -46,10 +46,31 @@ void cv__api_token_issue(cv__api_call *c)
     cv_id_to_hex(&camera, hex);
     snprintf(suffix, sizeof(suffix), "/cam/%s?token=%s", hex, tok);
     cv__api_rtsp_url(c->api, NULL, NULL, suffix, url, sizeof(url));
-    cv__api_reply(c, 201,
-                  json_pack("{s:s,s:s,s:s,s:o,s:I}", "token", tok, "rtsp_url", url, "camera", hex, "scopes",
-                            cv__api_jscopes(t.scopes), "expires", (json_int_t)(t.expires_us / 1000000)),
-                  NULL);
+    json_t *o = json_pack("{s:s,s:s,s:s,s:o,s:I}", "token", tok, "rtsp_url", url, "camera", hex, "scopes",
+                          cv__api_jscopes(t.scopes), "expires", (json_int_t)(t.expires_us / 1000000));
+    json_t *urls = json_object();
+    const char *hb = c->api->http_base;
+    if (o && urls) {
+        char u[600];
+        json_object_set_new(urls, "rtsp", json_string(url));
+        if (hb[0] && (t.scopes & CV_SCOPE_LIVE)) {
+            snprintf(u, sizeof(u), "%s/cam/%s/index.m3u8?token=%s", hb, hex, tok);
+            json_object_set_new(urls, "hls", json_string(u));
+            snprintf(u, sizeof(u), "%s/cam/%s/live.mp4?token=%s", hb, hex, tok);
+            json_object_set_new(urls, "mp4", json_string(u));
+            snprintf(u, sizeof(u), "%s/cam/%s/live.mjpeg?token=%s&fps=5", hb, hex, tok);
+            json_object_set_new(urls, "mjpeg", json_string(u));
+        }
+        if (hb[0]) {
+            snprintf(u, sizeof(u), "%s/cam/%s/snapshot.jpg?token=%s", hb, hex, tok);
+            json_object_set_new(urls, "snapshot", json_string(u));
+        }
+        sodium_memzero(u, sizeof(u));
+        json_object_set_new(o, "urls", urls);
+        urls = NULL;
+    }
+    json_decref(urls);
+    cv__api_reply(c, 201, o, NULL);
     sodium_memzero(tok, sizeof(tok));
     sodium_memzero(suffix, sizeof(suffix));
     sodium_memzero(url, sizeof(url));

@@ -28,6 +28,7 @@ enum {
     OPT_CONFIG,
     OPT_RTSP_PORT,
     OPT_HTTP_PORT,
+    OPT_HTTPS_PORT,
     OPT_BIND,
     OPT_LOG_LEVEL,
     OPT_JSON,
@@ -43,6 +44,7 @@ enum {
     {"config", required_argument, 0, OPT_CONFIG},                   \
     {"rtsp-port", required_argument, 0, OPT_RTSP_PORT},             \
     {"http-port", required_argument, 0, OPT_HTTP_PORT},             \
+    {"https-port", required_argument, 0, OPT_HTTPS_PORT},           \
     {"bind", required_argument, 0, OPT_BIND},                       \
     {"log-level", required_argument, 0, OPT_LOG_LEVEL},             \
     {"json", no_argument, 0, OPT_JSON},                             \
@@ -52,7 +54,8 @@ enum {
     "  --data DIR          data directory (default ./var)\n"                               \
     "  --config FILE       config file (INI, [server] section; flags override it)\n"      \
     "  --rtsp-port N       RTSP port (default 8554; 0 picks a free one, logged)\n"        \
-    "  --http-port N       HTTP port (default 8080)\n"                                     \
+    "  --http-port N       HTTP port, loopback only (default 8080)\n"                      \
+    "  --https-port N      HTTPS port (default 8443; -1 turns HTTPS off)\n"                \
     "  --bind ADDR         listen address (default 127.0.0.1, loopback only)\n"           \
     "  --log-level L       error, warn, info (default) or debug\n"                        \
     "  --json              machine-readable output\n"                                      \

@@ -16,7 +16,7 @@
 typedef struct {
     uv_loop_t *loop;
     cv_server *server;
-    uv_signal_t sigint, sigterm;
+    uv_signal_t sigint, sigterm, sighup;
     bool stopping;
     /* demo only */
     bool demo;
@@ -77,6 +77,7 @@ static void app_stop(app *a, const char *why)
     CV_INFO("stopping (%s)", why);
     uv_signal_stop(&a->sigint);
     uv_signal_stop(&a->sigterm);
+    uv_signal_stop(&a->sighup);
     if (a->demo) {
         uv_timer_stop(&a->respawn);
         if (a->ffmpeg_running) {
@@ -87,6 +88,15 @@ static void app_stop(app *a, const char *why)
         }
     }
     finish_stop(a);
+}
+
+/* SIGHUP: reload the TLS certificate (after a renewal). */
+static void on_hup(uv_signal_t *s, int signum)
+{
+    app *a = s->data;
+    (void)signum;
+    if (a->server)
+        cv_server_reload_tls(a->server);
 }
 
 static void on_signal(uv_signal_t *s, int signum)
@@ -384,17 +394,38 @@ static void print_demo_banner(const cli_common *c, app *a, int port)
         printf("  created the administrator 'admin'\n"
                "  admin password (shown once): %s\n\n",
                a->admin_password);
+    cv_watch_urls u, us;
+    cv_config_watch_urls(&c->cfg, port, cv_server_http_port(a->server), cv_server_https_port(a->server),
+                         a->camera_hex, a->token, &u);
+    char mt[PATH_MAX + 32];
+    cv_config_metrics_token_path(&c->cfg, mt, sizeof(mt));
     printf("  camera 'demo' (id %s) in home 'demo' pushes a test pattern to\n"
            "    %s/cam/%s  (with a fresh ingest secret, known only to the synthetic camera)\n\n"
-           "  watch it with any RTSP player (the token in the URL is valid for 1 hour):\n"
-           "    ffplay -rtsp_transport tcp '%s'\n"
-           "    vlc '%s'\n"
-           "    gst-launch-1.0 playbin uri='%s'\n\n"
-           "  a new viewing URL: %s\n"
+           "  watch it (the token in these URLs is valid for 1 hour):\n"
+           "    RTSP:      ffplay -rtsp_transport tcp '%s'\n"
+           "               gst-launch-1.0 playbin uri='%s'\n"
+           "    LL-HLS:    ffplay '%s'\n"
+           "    MP4:       ffplay '%s'\n"
+           "    MJPEG:     %s\n"
+           "    snapshot:  curl -o snap.jpg '%s'\n",
+           a->camera_hex, base, a->camera_hex, view, view, u.hls, u.mp4, u.mjpeg, u.snapshot);
+    if (cv_server_https_port(a->server) >= 0) {
+        /* The same over HTTPS (self-signed for localhost unless configured). */
+        cv_config cs = c->cfg;
+        snprintf(cs.public_url, sizeof(cs.public_url), "https://localhost:%d", cv_server_https_port(a->server));
+        cv_config_watch_urls(&cs, port, cv_server_http_port(a->server), cv_server_https_port(a->server),
+                             a->camera_hex, a->token, &us);
+        printf("    HTTPS:     %s\n", us.hls);
+    }
+    printf("\n  a new viewing URL: %s\n"
            "  REST API: http://%s:%d/api/v1/ (POST /api/v1/login as admin; see docs/openapi.yaml)\n"
+           "  metrics:  http://%s:%d/metrics with the bearer token in %s\n"
            "  Press Ctrl-C to stop.\n\n",
-           a->camera_hex, base, a->camera_hex, view, view, view, again,
-           strcmp(c->cfg.bind_addr, "0.0.0.0") == 0 ? "127.0.0.1" : c->cfg.bind_addr, cv_server_http_port(a->server));
+           again, strcmp(c->cfg.bind_addr, "0.0.0.0") == 0 ? "127.0.0.1" : c->cfg.bind_addr,
+           cv_server_http_port(a->server), strcmp(c->cfg.bind_addr, "0.0.0.0") == 0 ? "127.0.0.1" : c->cfg.bind_addr,
+           cv_server_http_port(a->server), mt);
+    cli_wipe(&u, sizeof(u));
+    cli_wipe(&us, sizeof(us));
     fflush(stdout);
     cli_wipe(a->admin_password, sizeof(a->admin_password));
     cli_wipe(view, sizeof(view));
@@ -462,6 +493,9 @@ static int run(int argc, char **argv, bool demo)
     a.sigint.data = a.sigterm.data = &a;
     uv_signal_start(&a.sigint, on_signal, SIGINT);
     uv_signal_start(&a.sigterm, on_signal, SIGTERM);
+    uv_signal_init(a.loop, &a.sighup);
+    a.sighup.data = &a;
+    uv_signal_start(&a.sighup, on_hup, SIGHUP);
     CV_INFO("data in %s", c.cfg.data_dir);
     CV_INFO("ready");
 

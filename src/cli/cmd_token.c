@@ -75,6 +75,19 @@ static int token_issue(cli_args *a, cli_admin *ad)
         json_t *o = json_object();
         json_object_set_new(o, "token", json_string(tok));
         json_object_set_new(o, "rtsp_url", json_string(url));
+        /* The server's ports come from the same config the CLI reads. */
+        cv_watch_urls wu;
+        cv_config_watch_urls(&a->c.cfg, a->c.cfg.rtsp_port, a->c.cfg.http_port, a->c.cfg.https_port, hex, tok, &wu);
+        json_t *urls = json_object();
+        json_object_set_new(urls, "rtsp", json_string(url));
+        if (scopes & CV_SCOPE_LIVE) {
+            json_object_set_new(urls, "hls", json_string(wu.hls));
+            json_object_set_new(urls, "mp4", json_string(wu.mp4));
+            json_object_set_new(urls, "mjpeg", json_string(wu.mjpeg));
+        }
+        json_object_set_new(urls, "snapshot", json_string(wu.snapshot));
+        json_object_set_new(o, "urls", urls);
+        cli_wipe(&wu, sizeof(wu));
         json_object_set_new(o, "expires", json_integer(t.expires_us / 1000000));
         json_object_set_new(o, "camera", json_string(hex));
         json_object_set_new(o, "camera_name", cli_jstr(c->name));
@@ -87,7 +100,8 @@ static int token_issue(cli_args *a, cli_admin *ad)
                "  %s\n"
                "watch with:\n"
                "  ffplay -rtsp_transport tcp '%s'\n"
-               "  vlc '%s'\n",
+               "  vlc '%s'\n"
+               "  (camvault token issue --json also gives HLS, MP4, MJPEG and snapshot URLs)\n",
                c->name, cli_scopes(scopes, sc, sizeof(sc)), until, login ? "'" : "",
                login ? u.login : "the local administrator", login ? "'" : "", tok, url, url);
     }

@@ -320,6 +320,7 @@ static void offer(cv_sub *sub, cv_frame *f, bool from_prebuffer, int64_t now)
             sub->stats.skips++;
         }
         sub->stats.dropped++;
+        sub->stream->stats.viewer_drops++;
         return;
     }
     bool full = sub->count && (sub->queued_bytes + cost > s->lim.queue_bytes ||
@@ -332,12 +333,14 @@ static void offer(cv_sub *sub, cv_frame *f, bool from_prebuffer, int64_t now)
                     s->camera_hex, sub->ctx, sub->queued_bytes);
         }
         sub->stats.dropped++;
+        sub->stream->stats.viewer_drops++;
         return;
     }
     if (sub->skipping) {
         /* Resume only at a keyframe, and only once the queue has drained to half. */
         if (!is_video_key || sub->queued_bytes > s->lim.queue_bytes / 2) {
             sub->stats.dropped++;
+            sub->stream->stats.viewer_drops++;
             return;
         }
         sub->skipping = false;
@@ -346,6 +349,7 @@ static void offer(cv_sub *sub, cv_frame *f, bool from_prebuffer, int64_t now)
     int rc = sub->ops->write(sub->ctx, f);
     if (rc < 0) {
         sub->stats.dropped++;
+        sub->stream->stats.viewer_drops++;
         return;
     }
     if (rc == 0) { /* queued: the sink reports completion with cv_sub_written */
@@ -543,15 +547,15 @@ void cv_stream_shutdown(cv_stream *s, const char *reason)
     cv_stream_unref(s);
 }
 
-cv_frame *cv_stream_keyframe(const cv_stream *s, size_t *track)
+cv_frame *cv_stream_keyframe(const cv_stream *s, size_t *track_out)
 {
     if (!s->pre_valid || !s->npre || s->video < 0)
         return NULL;
     cv_frame *f = s->pre[0];
     if ((int)f->meta.track != s->video || !(f->meta.flags & CV_FRAME_KEY))
         return NULL;
-    if (track)
-        *track = f->meta.track;
+    if (track_out)
+        *track_out = f->meta.track;
     return cv_frame_ref(f);
 }
 

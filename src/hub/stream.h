@@ -50,6 +50,7 @@ typedef struct {
     uint64_t bytes_in;
     uint64_t foreign_frames;  /* refused: provenance was another camera */
     uint64_t refused_frames;  /* refused: not the attached source, unknown track, already stamped */
+    uint64_t viewer_drops;    /* frames viewers' queues skipped (slow viewers), all viewers */
     uint32_t viewers;
     bool online;
     int64_t last_frame_wall_us;
@@ -117,6 +118,7 @@ cv_frame *cv_stream_keyframe(const cv_stream *s, size_t *track);
 typedef enum {
     CV_STREAM_EXT_HLS = 0,     /* hls/packager.h */
     CV_STREAM_EXT_PICTURE = 1, /* pic/pic.h */
+    CV_STREAM_EXT_SUB = 2,     /* the camera's substream: a cv_stream of the same camera */
     CV_STREAM_EXT_MAX
 } cv_stream_ext_slot;
 

@@ -247,6 +247,7 @@ static int sink_write(void *ctx, cv_frame *f)
         return -EINVAL;
     sess_track *t = &s->t[ti];
     const cv_wire *wire = f->rtp;
+    c->srv->stats.bytes_out += wire->len;
 
     if (!t->tcp) {
         /* UDP: datagrams go out now or are lost, as UDP would lose them. */

@@ -80,6 +80,7 @@ typedef struct {
     uint64_t bad_requests;
     uint64_t refused_connections;  /* over max_connections */
     uint64_t isolation_violations; /* frames refused at the last write: wrong camera */
+    uint64_t bytes_out;            /* media handed to viewers (RTP with interleave headers) */
 } cv_rtsp_server_stats;
 
 int cv_rtsp_server_start(cv_rtsp_server **out, uv_loop_t *loop, cv_registry *reg,

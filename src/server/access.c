@@ -232,6 +232,8 @@ static bool apppw_ok(cv_access *a, const cv_auth_credentials *cr, const char *me
     return ok;
 }
 
+static void token_access(const cv_token *t, cv_rtsp_access *out);
+
 static int by_token(cv_access *a, const cv_rtsp_auth_req *req, const char *tok, size_t len, cv_rtsp_access *out,
                     cv_sbuf *chal)
 {
@@ -244,16 +246,31 @@ static int by_token(cv_access *a, const cv_rtsp_auth_req *req, const char *tok, 
     }
     if (st != 200)
         return st == 401 && !req->authorization ? challenge(a, chal, false) : st;
+    token_access(&t, out);
+    return 200;
+}
+
+static void token_access(const cv_token *t, cv_rtsp_access *out)
+{
     out->kind = CV_ACCESS_TOKEN;
-    out->principal = t.principal;
-    cv_token_hash(&t, out->token_hash);
+    out->principal = t->principal;
+    cv_token_hash(t, out->token_hash);
     char h8[9];
     cv_hex_encode(out->token_hash, 4, h8, sizeof(h8));
     char phex[CV_ID_HEX_LEN + 1];
-    cv_id_to_hex(&t.principal, phex);
-    snprintf(out->who, sizeof(out->who), "%s:%.8s token:%s",
-             t.kind == CV_PRINCIPAL_USER ? "user" : "integration", phex, h8);
-    return 200;
+    cv_id_to_hex(&t->principal, phex);
+    snprintf(out->who, sizeof(out->who), "%s:%.8s token:%s", t->kind == CV_PRINCIPAL_USER ? "user" : "integration",
+             phex, h8);
+}
+
+int cv_access_http_token(cv_access *a, const char *tok, size_t len, const cv_id *camera, uint32_t scope,
+                         const char *peer, cv_rtsp_access *out, int64_t *retry_s)
+{
+    cv_token t;
+    int st = cv_access_check_token(a, tok, len, camera, scope, peer, &t, retry_s);
+    if (st == 200)
+        token_access(&t, out);
+    return st;
 }
 
 static int by_digest(cv_access *a, const cv_rtsp_auth_req *req, cv_rtsp_access *out, cv_sbuf *chal)

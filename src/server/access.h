@@ -51,6 +51,11 @@ bool cv_access_token_revoked(const cv_access *a, const uint8_t hash[32]);
  * checked against the in-memory revoked set only. */
 void cv_access_set_deep(cv_access *a, bool deep);
 
+/* cv_access_check_token for HTTP media, filling an access record the way an
+ * RTSP token session's is (for rechecks and the audit log). */
+int cv_access_http_token(cv_access *a, const char *tok, size_t len, const cv_id *camera, uint32_t scope,
+                         const char *peer, cv_rtsp_access *out, int64_t *retry_s);
+
 /* The RTSP server's callbacks (ctx is the cv_access). */
 int cv_access_rtsp_authorize(void *ctx, const cv_rtsp_auth_req *req, cv_rtsp_access *out, cv_sbuf *challenge);
 bool cv_access_rtsp_still_allowed(void *ctx, const cv_id *camera, bool publish, const cv_rtsp_access *acc);

@@ -22,6 +22,11 @@ void cv_config_defaults(cv_config *c)
     c->throttle_free = 5;
     c->throttle_base_us = 1000000;
     c->throttle_max_us = 15 * 60 * 1000000LL;
+    c->https_port = 8443;
+    c->hls_part_ms = 334;
+    c->hls_segment_ms = 2000;
+    c->hls_target_s = 4;
+    c->http_timeout_s = 30;
 }
 
 static int parse_int(const char *v, long lo, long hi, long *out)
@@ -60,7 +65,29 @@ int cv_config_set(cv_config *c, const char *key, const char *v, char *err, size_
     INT_KEY("throttle_free_failures", 0, 1000, c->throttle_free, 1)
     INT_KEY("throttle_lockout_ms", 10, 3600000, c->throttle_base_us, 1000)
     INT_KEY("throttle_max_lockout_s", 1, 86400, c->throttle_max_us, 1000000LL)
+    INT_KEY("https_port", -1, 65535, c->https_port, 1)
+    INT_KEY("hls_part_ms", 100, 2000, c->hls_part_ms, 1)
+    INT_KEY("hls_segment_ms", 500, 10000, c->hls_segment_ms, 1)
+    INT_KEY("hls_target_duration", 1, 30, c->hls_target_s, 1)
+    INT_KEY("http_timeout", 1, 3600, c->http_timeout_s, 1)
 #undef INT_KEY
+#define STR_KEY(name, dst, what)                                        \
+    if (strcmp(key, name) == 0) {                                    \
+        if (strlen(v) >= sizeof(dst)) {                              \
+            snprintf(err, errcap, "%s must be %s", name, what);      \
+            return -1;                                               \
+        }                                                            \
+        snprintf(dst, sizeof(dst), "%s", v);                         \
+        return 0;                                                    \
+    }
+    STR_KEY("tls_cert", c->tls_cert, "a PEM certificate chain file")
+    STR_KEY("tls_key", c->tls_key, "a PEM private key file")
+    if (strcmp(key, "public_url") == 0 && *v && strncmp(v, "http://", 7) != 0 && strncmp(v, "https://", 8) != 0) {
+        snprintf(err, errcap, "public_url must start with http:// or https://");
+        return -1;
+    }
+    STR_KEY("public_url", c->public_url, "a URL such as https://cams.example.org")
+#undef STR_KEY
     if (strcmp(key, "data") == 0) {
         if (!*v || strlen(v) >= sizeof(c->data_dir)) {
             snprintf(err, errcap, "data must be a directory path");
@@ -144,4 +171,56 @@ bool cv_config_is_loopback(const cv_config *c)
 {
     return strncmp(c->bind_addr, "127.", 4) == 0 || strcmp(c->bind_addr, "::1") == 0 ||
            strcmp(c->bind_addr, "localhost") == 0;
+}
+
+void cv_config_metrics_token_path(const cv_config *c, char *out, size_t cap)
+{
+    snprintf(out, cap, "%s/metrics.token", c->data_dir);
+}
+
+void cv_config_tls_paths(const cv_config *c, char *cert, char *key, size_t cap)
+{
+    if (c->tls_cert[0])
+        snprintf(cert, cap, "%s", c->tls_cert);
+    else
+        snprintf(cert, cap, "%s/tls/cert.pem", c->data_dir);
+    if (c->tls_key[0])
+        snprintf(key, cap, "%s", c->tls_key);
+    else
+        snprintf(key, cap, "%s/tls/key.pem", c->data_dir);
+}
+
+void cv_config_http_base(const cv_config *c, int http_port, int https_port, char *out, size_t cap)
+{
+    const char *host = c->bind_addr;
+    if (strcmp(host, "0.0.0.0") == 0 || strcmp(host, "::") == 0)
+        host = "127.0.0.1";
+    bool v6 = strchr(host, ':') != NULL;
+    /* Plain HTTP is for loopback; beyond it links use HTTPS. */
+    if (c->public_url[0]) {
+        size_t n = strlen(c->public_url);
+        snprintf(out, cap, "%.*s", (int)(c->public_url[n - 1] == '/' ? n - 1 : n), c->public_url);
+    } else if (cv_config_is_loopback(c) || https_port < 0) {
+        snprintf(out, cap, v6 ? "http://[%s]:%d" : "http://%s:%d", cv_config_is_loopback(c) ? host : "127.0.0.1",
+                 http_port);
+    } else {
+        snprintf(out, cap, v6 ? "https://[%s]:%d" : "https://%s:%d", host, https_port);
+    }
+}
+
+void cv_config_watch_urls(const cv_config *c, int rtsp_port, int http_port, int https_port, const char *camera_hex,
+                          const char *token, cv_watch_urls *out)
+{
+    const char *host = c->bind_addr;
+    if (strcmp(host, "0.0.0.0") == 0 || strcmp(host, "::") == 0)
+        host = "127.0.0.1";
+    bool v6 = strchr(host, ':') != NULL;
+    char base[300];
+    cv_config_http_base(c, http_port, https_port, base, sizeof(base));
+    snprintf(out->rtsp, sizeof(out->rtsp), v6 ? "rtsp://[%s]:%d/cam/%s?token=%s" : "rtsp://%s:%d/cam/%s?token=%s",
+             host, rtsp_port, camera_hex, token);
+    snprintf(out->hls, sizeof(out->hls), "%s/cam/%s/index.m3u8?token=%s", base, camera_hex, token);
+    snprintf(out->mp4, sizeof(out->mp4), "%s/cam/%s/live.mp4?token=%s", base, camera_hex, token);
+    snprintf(out->mjpeg, sizeof(out->mjpeg), "%s/cam/%s/live.mjpeg?token=%s&fps=5", base, camera_hex, token);
+    snprintf(out->snapshot, sizeof(out->snapshot), "%s/cam/%s/snapshot.jpg?token=%s", base, camera_hex, token);
 }

@@ -2,9 +2,14 @@
 #include "server/server.h"
 
 #include <errno.h>
+#include <fcntl.h>
+#include <libavutil/log.h>
+#include <stdarg.h>
 #include <sodium.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "admin/admin.h"
 #include "api/api.h"
@@ -13,9 +18,12 @@
 #include "http/server.h"
 #include "hub/registry.h"
 #include "server/access.h"
+#include "server/metrics.h"
 #include "rtsp/puller.h"
 #include "rtsp/server.h"
 #include "store/store.h"
+#include "tls/tls.h"
+#include "watch/watch.h"
 
 /* How often the store is polled for changes made by other processes (the
  * CLI): PRAGMA data_version is a cheap read. Revocation takes at most this
@@ -28,7 +36,9 @@
 typedef struct {
     cv_id id;
     cv_puller *puller; /* NULL for push cameras */
+    cv_puller *sub_puller; /* the substream, when the camera has one */
     char url[2048]; /* sealed, as stored: changes when the URL changes */
+    char sub_url[2048];
     int transport;
 } known_cam;
 
@@ -42,7 +52,12 @@ struct cv_server {
     cv_rtsp_server *rtsp;
     cv_api *api;
     cv_http_server *http;
+    cv_http_server *https;
+    cv_tls_ctx *tls;
+    cv_watch *watch;
+    uint8_t metrics_hash[32]; /* hash of the /metrics token */
     char rtsp_base[96];
+    char http_base[300];
     uv_timer_t reconcile;
     int64_t data_version;
     int64_t last_recheck_us;
@@ -58,38 +73,66 @@ static void stop_cam(cv_server *s, known_cam *k, const char *why)
         cv_puller_stop(k->puller);
         k->puller = NULL;
     }
+    if (k->sub_puller) {
+        cv_puller_stop(k->sub_puller);
+        k->sub_puller = NULL;
+    }
     char hex[CV_ID_HEX_LEN + 1];
     cv_id_to_hex(&k->id, hex);
     CV_INFO("camera %s %s", hex, why);
     cv_rtsp_server_drop_camera(s->rtsp, &k->id);
+    cv_watch_drop_camera(s->watch, &k->id);
     cv_registry_remove(s->reg, &k->id, why);
 }
 
-static void start_puller(cv_server *s, known_cam *k, const cv_camera_rec *r)
+static void drop_sub(void *p)
 {
-    cv_stream *st = cv_registry_get(s->reg, &r->id);
-    if (!st)
+    cv_stream_shutdown(p, "camera removed");
+    cv_stream_unref(p);
+}
+
+/* The camera's substream lives inside its main stream (so it is reached
+ * only through the camera's own stream); returns a borrowed pointer. */
+static cv_stream *sub_stream(cv_server *s, cv_stream *main)
+{
+    cv_stream *sub = cv_stream_ext(main, CV_STREAM_EXT_SUB);
+    if (sub)
+        return sub;
+    sub = cv_stream_new(cv_stream_camera(main), &s->cfg.limits);
+    if (sub)
+        cv_stream_set_ext(main, CV_STREAM_EXT_SUB, sub, drop_sub);
+    return sub;
+}
+
+static void start_puller(cv_server *s, known_cam *k, const cv_camera_rec *r, bool sub)
+{
+    cv_puller **slot = sub ? &k->sub_puller : &k->puller;
+    *slot = NULL;
+    cv_stream *main = cv_registry_get(s->reg, &r->id);
+    if (!main)
         return;
+    cv_stream *st = sub ? sub_stream(s, main) : main;
     char hex[CV_ID_HEX_LEN + 1], ad[64], url[1024];
     cv_id_to_hex(&r->id, hex);
-    snprintf(ad, sizeof(ad), "pull:%s", hex);
-    if (cv_key_open(s->key, ad, r->pull_secret, url, sizeof(url)) <= 0) {
-        cv_stream_unref(st);
-        k->puller = NULL;
-        CV_ERROR("camera %s: its pull URL cannot be unsealed with this server's key", hex);
+    snprintf(ad, sizeof(ad), "%s:%s", sub ? "subpull" : "pull", hex);
+    if (!st || cv_key_open(s->key, ad, sub ? r->sub_pull_secret : r->pull_secret, url, sizeof(url)) <= 0) {
+        cv_stream_unref(main);
+        if (st)
+            CV_ERROR("camera %s: its %s URL cannot be unsealed with this server's key", hex,
+                     sub ? "substream" : "pull");
         return;
     }
     cv_puller_config pc = {0};
     pc.url = url;
     pc.transport = (cv_puller_transport)r->pull_transport;
-    int rc = cv_puller_start(&k->puller, s->loop, st, &pc);
+    int rc = cv_puller_start(slot, s->loop, st, &pc);
     sodium_memzero(url, sizeof(url));
-    cv_stream_unref(st);
+    cv_stream_unref(main);
     if (rc < 0) {
-        k->puller = NULL;
-        CV_WARN("camera %s: cannot pull: %s", hex, strerror(-rc));
+        *slot = NULL;
+        CV_WARN("camera %s: cannot pull%s: %s", hex, sub ? " its substream" : "", strerror(-rc));
     } else {
-        CV_INFO("camera %s (%s): pulling", hex, r->name);
+        CV_INFO("camera %s (%s): pulling%s", hex, r->name, sub ? " its substream" : "");
     }
 }
 
@@ -138,25 +181,34 @@ static void reconcile(cv_server *s)
         known_cam *k = &next[i];
         k->id = r->id;
         snprintf(k->url, sizeof(k->url), "%s", r->source == CV_CAM_PULL ? r->pull_secret : "");
+        snprintf(k->sub_url, sizeof(k->sub_url), "%s", r->source == CV_CAM_PULL ? r->sub_pull_secret : "");
         k->transport = r->pull_transport;
         for (size_t j = 0; j < s->ncams; j++) {
             if (kept[j] || !cv_id_eq(&s->cams[j].id, &r->id))
                 continue;
-            if (strcmp(s->cams[j].url, k->url) == 0 && s->cams[j].transport == k->transport) {
+            if (strcmp(s->cams[j].url, k->url) == 0 && strcmp(s->cams[j].sub_url, k->sub_url) == 0 &&
+                s->cams[j].transport == k->transport) {
                 k->puller = s->cams[j].puller;
+                k->sub_puller = s->cams[j].sub_puller;
                 kept[j] = true;
             }
             break;
         }
-        if (!k->puller && r->source == CV_CAM_PULL)
-            start_puller(s, k, r);
+        if (!k->puller && r->source == CV_CAM_PULL) {
+            start_puller(s, k, r, false);
+            if (r->sub_pull_secret[0])
+                start_puller(s, k, r, true);
+        }
     }
     for (size_t j = 0; j < s->ncams; j++) {
-        if (kept[j] || !s->cams[j].puller)
+        if (kept[j])
             continue;
-        /* Its source changed or it is gone: stop the old puller. */
-        cv_puller_stop(s->cams[j].puller);
-        s->cams[j].puller = NULL;
+        /* Its source changed or it is gone: stop the old pullers. */
+        if (s->cams[j].puller)
+            cv_puller_stop(s->cams[j].puller);
+        if (s->cams[j].sub_puller)
+            cv_puller_stop(s->cams[j].sub_puller);
+        s->cams[j].puller = s->cams[j].sub_puller = NULL;
     }
     /* Anything live that the store no longer has goes, including cameras
      * added and removed between two passes. */
@@ -178,6 +230,7 @@ static void recheck(cv_server *s)
 {
     cv_access_set_deep(s->access, true);
     size_t closed = cv_rtsp_server_recheck(s->rtsp);
+    closed += cv_watch_recheck(s->watch);
     cv_access_set_deep(s->access, false);
     if (closed)
         CV_INFO("ended %zu session(s) whose access was revoked", closed);
@@ -193,6 +246,8 @@ static void on_reconcile(uv_timer_t *t)
         if (now - s->last_recheck_us >= RECHECK_US) {
             s->last_recheck_us = now;
             recheck(s);
+            if (s->tls && cv_tls_ctx_files_changed(s->tls))
+                cv_server_reload_tls(s);
         }
         return;
     }
@@ -212,6 +267,172 @@ static void on_reconcile(uv_timer_t *t)
  * (within 0.2 s) rather than waiting to notice it. */
 static void api_changed(void *ctx) { ((cv_server *)ctx)->data_version = -1; }
 
+/* ------------------------------------------------------------ HTTP */
+
+static int watch_check_token(void *ctx, const char *tok, size_t len, const cv_id *camera, uint32_t scope,
+                             const char *peer, cv_rtsp_access *out, int64_t *retry_s)
+{
+    return cv_access_http_token(ctx, tok, len, camera, scope, peer, out, retry_s);
+}
+
+static bool watch_still_allowed(void *ctx, const cv_id *camera, const cv_rtsp_access *a)
+{
+    return cv_access_rtsp_still_allowed(ctx, camera, false, a);
+}
+
+static void watch_event(void *ctx, cv_rtsp_event_kind kind, const cv_id *camera, const cv_rtsp_access *a,
+                        const char *peer, const char *protocol, const char *detail)
+{
+    cv_rtsp_event ev = {.kind = kind, .camera = camera, .access = a, .peer = peer, .transport = protocol,
+                        .detail = detail};
+    cv_access_rtsp_event(ctx, &ev);
+}
+
+static void gather_stream(void *ctx, cv_stream *st)
+{
+    cv_metrics *m = ctx;
+    cv_stream_stats ss;
+    cv_stream_get_stats(st, &ss);
+    m->streams++;
+    m->online += ss.online;
+    m->frames_in += ss.frames_in;
+    m->bytes_in += ss.bytes_in;
+    m->foreign_frames += ss.foreign_frames;
+    m->viewer_drops += ss.viewer_drops;
+    cv_hls *h = cv_stream_ext(st, CV_STREAM_EXT_HLS);
+    if (h) {
+        cv_hls_stats hs;
+        cv_hls_get_stats(h, &hs);
+        m->foreign_frames += hs.foreign;
+    }
+}
+
+/* GET /metrics with "Authorization: Bearer <token>" (or ?token=): the
+ * token is in data_dir/metrics.token, apart from every camera capability. */
+static void serve_metrics(cv_server *s, cv_http_req *req)
+{
+    char tok[128];
+    int n = cv_http_req_query_param(req, "token", tok, sizeof(tok));
+    if (n < 0) {
+        cv_str a = cv_http_req_header(req, "Authorization");
+        n = -1;
+        if (a.p && a.len > 7 && a.len - 7 < sizeof(tok) && cv_str_ieq((cv_str){a.p, 7}, CV_STR_LIT("Bearer "))) {
+            cv_str t = cv_str_trim((cv_str){a.p + 7, a.len - 7});
+            memcpy(tok, t.p, t.len);
+            n = (int)t.len;
+        }
+    }
+    uint8_t h[32];
+    if (n > 0)
+        cv_hash32(tok, (size_t)n, h);
+    sodium_memzero(tok, sizeof(tok));
+    if (n <= 0 || sodium_memcmp(h, s->metrics_hash, sizeof(h)) != 0) {
+        static const char body[] = "{\"error\":\"the metrics token is required\"}";
+        cv_http_respond(req, 401, "application/json", body, sizeof(body) - 1,
+                        "WWW-Authenticate: Bearer realm=\"camvault-metrics\"\r\n");
+        return;
+    }
+    cv_metrics m = {0};
+    cv_registry_foreach(s->reg, gather_stream, &m);
+    cv_rtsp_server_get_stats(s->rtsp, &m.rtsp);
+    cv_http_server_get_stats(s->http, &m.http);
+    if (s->https)
+        cv_http_server_get_stats(s->https, &m.https);
+    cv_access_get_stats(s->access, &m.access);
+    cv_watch_get_stats(s->watch, &m.watch);
+    cv_sbuf b;
+    cv_sbuf_init(&b);
+    cv_metrics_render(&m, &b);
+    if (cv_sbuf_ok(&b))
+        cv_http_respond(req, 200, "text/plain; version=0.0.4; charset=utf-8", b.p, b.len, NULL);
+    else
+        cv_http_respond(req, 503, "text/plain", "out of memory\n", 14, NULL);
+    cv_sbuf_free(&b);
+}
+
+static void http_handle(void *ctx, cv_http_req *req)
+{
+    cv_server *s = ctx;
+    if (cv_str_eq(cv_http_req_path(req), CV_STR_LIT("/metrics"))) {
+        serve_metrics(s, req);
+        return;
+    }
+    if (cv_watch_handle(s->watch, req))
+        return;
+    cv_api_handle(s->api, req);
+}
+
+/* The /metrics token: read from its file, or made on first start. */
+static int load_metrics_token(cv_server *s)
+{
+    char path[PATH_MAX + 32], tok[64] = "";
+    cv_config_metrics_token_path(&s->cfg, path, sizeof(path));
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    ssize_t n = 0;
+    if (fd >= 0) {
+        n = read(fd, tok, sizeof(tok) - 1);
+        close(fd);
+        while (n > 0 && (tok[n - 1] == '\n' || tok[n - 1] == '\r' || tok[n - 1] == ' '))
+            n--;
+    }
+    if (n <= 0) {
+        if (cv_random_secret(32, tok, sizeof(tok)) < 0)
+            return -EIO;
+        n = (ssize_t)strlen(tok);
+        fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+        if (fd < 0 || write(fd, tok, (size_t)n) != n || write(fd, "\n", 1) != 1) {
+            CV_ERROR("cannot write the metrics token to %s", path);
+            if (fd >= 0)
+                close(fd);
+            return -EIO;
+        }
+        close(fd);
+        CV_INFO("made the /metrics token in %s", path);
+    }
+    cv_hash32(tok, (size_t)n, s->metrics_hash);
+    sodium_memzero(tok, sizeof(tok));
+    return 0;
+}
+
+static int make_tls(cv_server *s)
+{
+    char cert[600], key[600], err[300];
+    cv_config_tls_paths(&s->cfg, cert, key, sizeof(cert));
+    if (!s->cfg.tls_cert[0] && access(cert, F_OK) != 0) {
+        char dir[PATH_MAX + 32];
+        snprintf(dir, sizeof(dir), "%s/tls", s->cfg.data_dir);
+        (void)mkdir(dir, 0700);
+        const char *names[4] = {"localhost", "127.0.0.1", "::1", NULL};
+        size_t nn = 3;
+        if (!cv_config_is_loopback(&s->cfg) && strcmp(s->cfg.bind_addr, "0.0.0.0") != 0 &&
+            strcmp(s->cfg.bind_addr, "::") != 0)
+            names[nn++] = s->cfg.bind_addr;
+        if (cv_tls_make_selfsigned(cert, key, names, nn, 825, err, sizeof(err)) != 0) {
+            CV_ERROR("cannot make a self-signed certificate: %s", err);
+            return -EIO;
+        }
+        CV_INFO("made a self-signed certificate for localhost: %s", cert);
+    }
+    static const char *const alpn[] = {"http/1.1"};
+    if (cv_tls_ctx_new(&s->tls, cert, key, alpn, 1, err, sizeof(err)) != 0) {
+        CV_ERROR("TLS: %s", err);
+        return -EINVAL;
+    }
+    CV_INFO("TLS certificate %s (SHA-256 %s)", cert, cv_tls_ctx_fingerprint(s->tls));
+    return 0;
+}
+
+void cv_server_reload_tls(cv_server *s)
+{
+    if (!s->tls)
+        return;
+    char err[300];
+    if (cv_tls_ctx_reload(s->tls, err, sizeof(err)) != 0)
+        CV_WARN("TLS certificate not reloaded, the old one stays: %s", err);
+    else
+        CV_INFO("TLS certificate reloaded (SHA-256 %s)", cv_tls_ctx_fingerprint(s->tls));
+}
+
 static int start_http(cv_server *s)
 {
     const char *host = s->cfg.bind_addr;
@@ -219,34 +440,91 @@ static int start_http(cv_server *s)
         host = "127.0.0.1";
     snprintf(s->rtsp_base, sizeof(s->rtsp_base), strchr(host, ':') ? "rtsp://[%s]:%d" : "rtsp://%s:%d", host,
              cv_rtsp_server_port(s->rtsp));
+    int rc = load_metrics_token(s);
+    if (rc < 0)
+        return rc;
+    cv_watch_config wc = {
+        .loop = s->loop,
+        .reg = s->reg,
+        .check_token = watch_check_token,
+        .still_allowed = watch_still_allowed,
+        .on_event = watch_event,
+        .ctx = s->access,
+    };
+    cv_hls_config_default(&wc.hls);
+    wc.hls.part_target_us = s->cfg.hls_part_ms * 1000LL;
+    wc.hls.segment_target_us = s->cfg.hls_segment_ms * 1000LL;
+    wc.hls.target_duration_s = s->cfg.hls_target_s;
+    s->watch = cv_watch_new(&wc);
+    if (!s->watch)
+        return -ENOMEM;
+    /* Plain HTTP is for loopback: bound beyond it, it stays on 127.0.0.1
+     * and everything else goes through HTTPS. */
+    bool loop_only = cv_config_is_loopback(&s->cfg);
+    cv_http_server_config hc = {
+        .bind_addr = loop_only ? s->cfg.bind_addr : "127.0.0.1",
+        .port = s->cfg.http_port,
+        .max_connections = s->cfg.max_connections,
+        .idle_timeout_s = s->cfg.http_timeout_s,
+        .handle = http_handle,
+        .ctx = s,
+    };
+    rc = cv_http_server_start(&s->http, s->loop, &hc);
+    if (rc < 0) {
+        CV_ERROR("cannot listen for HTTP on %s:%d: %s", hc.bind_addr, s->cfg.http_port, strerror(-rc));
+        return rc;
+    }
+    if (s->cfg.https_port >= 0) {
+        if ((rc = make_tls(s)) < 0)
+            return rc;
+        hc.bind_addr = s->cfg.bind_addr;
+        hc.port = s->cfg.https_port;
+        hc.tls = s->tls;
+        rc = cv_http_server_start(&s->https, s->loop, &hc);
+        if (rc < 0) {
+            CV_ERROR("cannot listen for HTTPS on %s:%d: %s", s->cfg.bind_addr, s->cfg.https_port, strerror(-rc));
+            return rc;
+        }
+    }
+    /* Requests wait for the loop to run, so the API can come last, once
+     * the ports its links name are known. */
+    cv_config_http_base(&s->cfg, cv_http_server_port(s->http), cv_server_https_port(s), s->http_base,
+                        sizeof(s->http_base));
     cv_api_config ac = {
         .store = s->store,
         .key = s->key,
         .guard = cv_access_guard(s->access),
         .rtsp_base = s->rtsp_base,
+        .http_base = s->http_base,
         .on_change = api_changed,
         .on_change_ctx = s,
     };
     s->api = cv_api_new(s->loop, &ac);
     if (!s->api)
         return -ENOMEM;
-    cv_http_server_config hc = {
-        .bind_addr = s->cfg.bind_addr,
-        .port = s->cfg.http_port,
-        .max_connections = s->cfg.max_connections,
-        .handle = cv_api_handle,
-        .ctx = s->api,
-    };
-    int rc = cv_http_server_start(&s->http, s->loop, &hc);
-    if (rc < 0) {
-        CV_ERROR("cannot listen for HTTP on %s:%d: %s", s->cfg.bind_addr, s->cfg.http_port, strerror(-rc));
-        return rc;
-    }
     return 0;
+}
+
+/* FFmpeg's messages (a decoder complaining about a corrupt picture from a
+ * camera) go to our log at debug level, one line each, not raw to stderr.
+ * Called from the thread pool too: the log writes whole lines. */
+static void av_log_to_ours(void *avcl, int level, const char *fmt, va_list vl)
+{
+    if (level > AV_LOG_WARNING || level > av_log_get_level())
+        return;
+    char line[512];
+    int prefix = 1;
+    av_log_format_line(avcl, level, fmt, vl, line, sizeof(line), &prefix);
+    size_t n = strlen(line);
+    while (n && (line[n - 1] == '\n' || line[n - 1] == '\r'))
+        line[--n] = 0;
+    if (n)
+        CV_DEBUG("ffmpeg: %s", line);
 }
 
 int cv_server_start(cv_server **out, uv_loop_t *loop, const cv_config *cfg)
 {
+    av_log_set_callback(av_log_to_ours);
     int rc;
     cv_server *s = calloc(1, sizeof(*s));
     if (!s)
@@ -309,11 +587,17 @@ int cv_server_start(cv_server **out, uv_loop_t *loop, const cv_config *cfg)
     *out = s;
     return 0;
 err_rtsp:
-    /* The RTSP server frees itself once its handles closed; run the loop's
+    /* The servers free themselves once their handles closed; run the loop's
      * close callbacks before the registry goes. */
+    if (s->https)
+        cv_http_server_stop(s->https, NULL, NULL);
+    if (s->http)
+        cv_http_server_stop(s->http, NULL, NULL);
     cv_rtsp_server_stop(s->rtsp, NULL, NULL);
     uv_run(loop, UV_RUN_NOWAIT);
+    cv_watch_free(s->watch);
     cv_api_free(s->api);
+    cv_tls_ctx_free(s->tls);
 err_reg:
     cv_registry_free(s->reg);
 err_key:
@@ -328,12 +612,14 @@ err_free:
 
 int cv_server_rtsp_port(const cv_server *s) { return cv_rtsp_server_port(s->rtsp); }
 int cv_server_http_port(const cv_server *s) { return cv_http_server_port(s->http); }
+int cv_server_https_port(const cv_server *s) { return s->https ? cv_http_server_port(s->https) : -1; }
 
 static void rtsp_stopped(void *ctx)
 {
     cv_server *s = ctx;
     cv_api_free(s->api);
     cv_registry_free(s->reg);
+    cv_tls_ctx_free(s->tls);
     cv_access_free(s->access);
     cv_key_free(s->key);
     cv_store_close(s->store);
@@ -348,23 +634,37 @@ static void rtsp_stopped(void *ctx)
 static void http_stopped(void *ctx)
 {
     cv_server *s = ctx;
+    /* No HTTP request is left: end the live answers' state, then RTSP. */
+    cv_watch_free(s->watch);
+    s->watch = NULL;
     cv_rtsp_server_stop(s->rtsp, rtsp_stopped, s);
+}
+
+static void https_stopped(void *ctx)
+{
+    cv_server *s = ctx;
+    cv_http_server_stop(s->http, http_stopped, s);
 }
 
 static void reconcile_closed(uv_handle_t *h)
 {
     cv_server *s = h->data;
-    cv_http_server_stop(s->http, http_stopped, s);
+    if (s->https)
+        cv_http_server_stop(s->https, https_stopped, s);
+    else
+        cv_http_server_stop(s->http, http_stopped, s);
 }
 
 void cv_server_stop(cv_server *s, void (*done)(void *), void *ctx)
 {
     s->done = done;
     s->done_ctx = ctx;
-    for (size_t i = 0; i < s->ncams; i++)
-        if (s->cams[i].puller) {
+    for (size_t i = 0; i < s->ncams; i++) {
+        if (s->cams[i].puller)
             cv_puller_stop(s->cams[i].puller);
-            s->cams[i].puller = NULL;
-        }
+        if (s->cams[i].sub_puller)
+            cv_puller_stop(s->cams[i].sub_puller);
+        s->cams[i].puller = s->cams[i].sub_puller = NULL;
+    }
     uv_close((uv_handle_t *)&s->reconcile, reconcile_closed);
 }

@@ -15,6 +15,10 @@ typedef struct cv_server cv_server;
 int cv_server_start(cv_server **out, uv_loop_t *loop, const cv_config *cfg) __attribute__((warn_unused_result));
 int cv_server_rtsp_port(const cv_server *s);
 int cv_server_http_port(const cv_server *s);
+int cv_server_https_port(const cv_server *s); /* -1 when HTTPS is off */
+/* Loads the TLS certificate and key again (SIGHUP; also noticed by itself
+ * within 5 s when the files change). On failure the old one stays. */
+void cv_server_reload_tls(cv_server *s);
 /* Stops everything; frees the server once its handles closed, then calls done. */
 void cv_server_stop(cv_server *s, void (*done)(void *ctx), void *ctx);
 

@@ -57,7 +57,8 @@ class Server:
         self.users = {}
 
     def args(self):
-        a = [str(CAMVAULT), "serve", "--data", str(self.data_dir), "--rtsp-port", "0", "--http-port", "0", "--log-level", "debug"]
+        a = [str(CAMVAULT), "serve", "--data", str(self.data_dir), "--rtsp-port", "0", "--http-port", "0", "--https-port", "0",
+             "--log-level", "debug"]
         if self.config:
             a += ["--config", str(self.config)]
         return a + self.extra
@@ -96,6 +97,21 @@ class Server:
 
     def alive(self):
         return self.proc is not None and self.proc.poll() is None
+
+    def http_port(self):
+        m = wait_for(lambda: self.find(r"\bhttp listening on [\d.:a-f]+:(\d+)"), 10, "http to listen")
+        return int(m.group(1))
+
+    def https_port(self):
+        m = wait_for(lambda: self.find(r"https listening on [\d.:a-f]+:(\d+)"), 10, "https to listen")
+        return int(m.group(1))
+
+    def http_url(self, camera_id, path, token=None, **params):
+        """http://127.0.0.1:PORT/cam/ID/path?token=... (a fresh live+snapshot token unless given)."""
+        if token is None:
+            token = self.token(camera_id, scope="live,snapshot")
+        q = "&".join([f"token={token}"] + [f"{k}={v}" for k, v in params.items()])
+        return f"http://127.0.0.1:{self.http_port()}/cam/{camera_id}/{path}?{q}"
 
     def bare_url(self, camera_id, suffix=""):
         """The camera's RTSP URL without any credential."""

@@ -451,6 +451,13 @@ def test_tokens_and_app_passwords_issued_over_http_open_rtsp(api, procs):
     assert tok["rtsp_url"] == f"rtsp://127.0.0.1:{srv.port}/cam/{cam['id']}?token={tok['token']}"
     assert tok["scopes"] == ["live", "snapshot"] and tok["expires"] > time.time() + 500
     assert ffprobe_ok(tok["rtsp_url"])
+    # Ready-to-play URLs for every path, each carrying the token; HLS plays.
+    urls = tok["urls"]
+    assert set(urls) == {"rtsp", "hls", "mp4", "mjpeg", "snapshot"} and urls["rtsp"] == tok["rtsp_url"]
+    assert urls["hls"] == f"http://127.0.0.1:{api.port}/cam/{cam['id']}/index.m3u8?token={tok['token']}"
+    r = subprocess.run(["ffprobe", "-v", "error", "-show_entries", "stream=codec_name", "-of", "csv=p=0", urls["hls"]],
+                       capture_output=True, text=True, timeout=60 * SLOW)
+    assert "h264" in r.stdout, r.stderr
     # Only its principal, an owner of the camera's home or an admin revokes.
     assert mallory("POST", "tokens/revoke", {"token": tok["token"]}).status == 403
     assert alice("POST", "tokens/revoke", {"token": "cvt1.nonsense"}).status == 400
