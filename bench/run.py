@@ -247,7 +247,8 @@ class Server:
         self.exe, self.data = exe, data
         shutil.rmtree(data, ignore_errors=True)
         data.mkdir(parents=True)
-        args = [exe, "serve", "--data", data, "--rtsp-port", "0", "--http-port", "0", "--log-level", "info"]
+        args = [exe, "serve", "--data", data, "--rtsp-port", "0", "--http-port", "0", "--https-port", "-1",
+                "--log-level", "info"]
         if config:
             conf = data / "camvault.conf"
             conf.write_text("[server]\n" + "".join(f"{k} = {v}\n" for k, v in config.items()))

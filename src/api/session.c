@@ -153,8 +153,10 @@ static void login_ok(cv__api_call *c, const cv_user_rec *u)
     CV_INFO("%s logged in from %s", u->login, c->peer);
     csrf_hex(a->key, secret, strlen(secret), csrf);
     long long ttl_s = (long long)(a->session_ttl_us / 1000000);
-    snprintf(hdr, sizeof(hdr), "Set-Cookie: " COOKIE "=%s; HttpOnly; SameSite=Strict; Path=/; Max-Age=%lld\r\n",
-             secret, ttl_s);
+    /* Over HTTPS the cookie is Secure (never sent back over plain HTTP);
+     * plain HTTP is loopback only. */
+    snprintf(hdr, sizeof(hdr), "Set-Cookie: " COOKIE "=%s; HttpOnly; SameSite=Strict; Path=/; Max-Age=%lld%s\r\n",
+             secret, ttl_s, c->req && cv_http_req_secure(c->req) ? "; Secure" : "");
     json_t *user = json_pack("{s:o,s:o,s:b}", "id", cv__api_jid(&u->id), "login", cv__api_jstr(u->login), "admin",
                              u->admin);
     cv__api_reply(c, 200,

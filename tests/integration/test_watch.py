@@ -378,6 +378,17 @@ def test_https_with_the_self_signed_certificate_and_reload(live, tmp_path):
                         f"https://localhost:{port}/cam/{cam['id']}/index.m3u8?token={tok}"],
                        capture_output=True, text=True, timeout=60 * SLOW)
     assert "h264" in p.stdout, p.stderr
+    # A web session made over HTTPS gets a Secure cookie; over plain HTTP
+    # (loopback only) it cannot be Secure.
+    pw = srv.add_user("tlsuser")
+    for secure, c in ((True, http.client.HTTPSConnection("localhost", port, context=ctx, timeout=60)),
+                      (False, http.client.HTTPConnection("127.0.0.1", srv.http_port(), timeout=60))):
+        c.request("POST", "/api/v1/login", json.dumps({"login": "tlsuser", "password": pw}),
+                  {"Content-Type": "application/json"})
+        resp = c.getresponse()
+        resp.read()
+        assert resp.status == 200
+        assert ("; Secure" in resp.getheader("Set-Cookie")) == secure
     # A plain-text client on the TLS port is refused; the server stays up.
     s = socket.create_connection(("127.0.0.1", port), timeout=10)
     s.sendall(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
