@@ -80,13 +80,10 @@ static bool wait_on(cv__wreq *r, cv_hls *h)
     return false;
 }
 
-/* A single byte range ("bytes=a-b", "bytes=a-", "bytes=-n") of len bytes.
- * Returns 1 with [*from, *to] set, 0 when there is no usable Range header
- * (absent, or several ranges: answered whole, as HTTP allows), -1 when it
- * cannot be satisfied or is malformed (416). */
-static int byte_range(cv_http_req *req, size_t len, size_t *from, size_t *to)
+/* "bytes=a-b", "bytes=a-", "bytes=-n"; several ranges are answered whole,
+ * as HTTP allows. */
+int cv__watch_byte_range(cv_str h, size_t len, size_t *from, size_t *to)
 {
-    cv_str h = cv_http_req_header(req, "Range");
     if (!h.p)
         return 0;
     h = cv_str_trim(h);
@@ -121,7 +118,7 @@ static int byte_range(cv_http_req *req, size_t len, size_t *from, size_t *to)
 static void serve(cv__wreq *r, cv_frame *f)
 {
     size_t len = cv_frame_len(f), from = 0, to = 0;
-    int range = byte_range(r->req, len, &from, &to);
+    int range = cv__watch_byte_range(cv_http_req_header(r->req, "Range"), len, &from, &to);
     if (!cv__watch_provenance_ok(r, f)) {
         cv__watch_json_error(r->req, 500, "internal error", "Connection: close\r\n");
     } else if (range < 0) {

@@ -173,20 +173,12 @@ bool cv__watch_session_alive(cv_watch *w, const uint8_t id[CV_WATCH_SID_BYTES])
 
 /* ------------------------------------------------------------ routing */
 
-typedef struct {
-    cv__wr_kind kind;
-    bool sub;
-    int64_t msn;
-    int part;
-} route;
-
 static bool parse_u64(const char *p, size_t n, uint64_t max, uint64_t *out)
 {
     return n > 0 && n <= 18 && cv_str_to_u64((cv_str){p, n}, max, out) == 0;
 }
 
-/* What follows "/cam/<id>/". */
-static bool parse_route(cv_str rest, route *out)
+bool cv__watch_parse_route(cv_str rest, cv__watch_route *out)
 {
     memset(out, 0, sizeof(*out));
     out->part = -1;
@@ -343,10 +335,10 @@ bool cv_watch_handle(cv_watch *w, cv_http_req *req)
         return false;
     cv_str rest = {path.p + 5, path.len - 5};
     cv_id camera;
-    route rt;
+    cv__watch_route rt;
     if (rest.len < CV_ID_HEX_LEN + 2 || rest.p[CV_ID_HEX_LEN] != '/' ||
         cv_id_from_hex(rest.p, CV_ID_HEX_LEN, &camera) != 0 ||
-        !parse_route((cv_str){rest.p + CV_ID_HEX_LEN + 1, rest.len - CV_ID_HEX_LEN - 1}, &rt)) {
+        !cv__watch_parse_route((cv_str){rest.p + CV_ID_HEX_LEN + 1, rest.len - CV_ID_HEX_LEN - 1}, &rt)) {
         cv__watch_json_error(req, 404, "not found", NULL);
         return true;
     }

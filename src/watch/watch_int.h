@@ -30,6 +30,21 @@ typedef enum {
     WR_SNAPSHOT,
 } cv__wr_kind;
 
+/* A parsed media path: what follows "/cam/<id>/". */
+typedef struct {
+    cv__wr_kind kind;
+    bool sub;
+    int64_t msn;  /* segment or part: its media sequence number; init: its generation */
+    int part;     /* -1: none */
+} cv__watch_route;
+
+/* Parses exactly rest.len bytes. False for anything else (404). */
+bool cv__watch_parse_route(cv_str rest, cv__watch_route *out);
+/* A single byte range of a len-byte answer from a Range header value
+ * (.p NULL: none). Returns 1 with [*from, *to], 0 to answer whole (none, or
+ * several ranges), -1 for 416. */
+int cv__watch_byte_range(cv_str range, size_t len, size_t *from, size_t *to);
+
 typedef struct cv__wreq {
     cv_watch *w;
     cv_http_req *req; /* NULL once answered or gone */

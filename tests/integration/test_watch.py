@@ -448,3 +448,20 @@ def test_substream_is_a_second_rendition(server, procs):
     st, _, jpg = get(f"{base(srv)}/cam/{cam['id']}/snapshot.jpg?token={srv.token(cam['id'], scope='snapshot')}"
                      f"&rendition=sub")
     assert st == 200 and jpeg_size(jpg) == (320, 180)
+
+
+def test_h265_with_opus_over_hls_and_mp4(server, procs):
+    """H.265 (as hvc1) with Opus audio: HLS and progressive MP4 carry both."""
+    from conftest import make_clip, push_camera, wait_live
+    srv = server()
+    cam = srv.add_camera("h265")
+    push_camera(procs, make_clip("h265_opus"), cam["ingest_url"])
+    wait_live(srv, cam["id"])
+    tok = srv.token(cam["id"])
+    st, _, body = get(f"{base(srv)}/cam/{cam['id']}/index.m3u8?token={tok}")
+    assert st == 200 and re.search(r'CODECS="hvc1\.[^"]+,opus"', body.decode()), body
+    for url in (f"{base(srv)}/cam/{cam['id']}/index.m3u8?token={tok}", f"{base(srv)}/cam/{cam['id']}/live.mp4?token={tok}"):
+        r = subprocess.run(["ffprobe", "-v", "error", "-show_entries", "stream=codec_name,codec_tag_string", "-of",
+                            "csv=p=0", url], capture_output=True, text=True, timeout=60 * SLOW)
+        lines = set(r.stdout.split())
+        assert "hevc,hvc1" in lines and "opus,Opus" in lines, (url, r.stdout, r.stderr)
