@@ -148,8 +148,31 @@ static void sess_remove(cv_watch *w, cv__wsess *s)
     free(s);
 }
 
+/* Sessions one capability may hold at once: a client that fetches the
+ * multivariant playlist in a loop recycles its own oldest session rather
+ * than fill the table for everyone. */
+#define SESSIONS_PER_ACCESS 16
+
+static void sess_limit(cv_watch *w, const cv_rtsp_access *acc)
+{
+    size_t n = 0;
+    cv__wsess *s, *tmp, *oldest = NULL;
+    HASH_ITER(hh, w->sessions, s, tmp)
+    {
+        if (s->acc.kind != acc->kind || memcmp(s->acc.token_hash, acc->token_hash, sizeof(acc->token_hash)) != 0 ||
+            !cv_id_eq(&s->acc.principal, &acc->principal))
+            continue;
+        n++;
+        if (!oldest || s->last_us < oldest->last_us)
+            oldest = s;
+    }
+    if (n >= SESSIONS_PER_ACCESS && oldest)
+        sess_remove(w, oldest);
+}
+
 static cv__wsess *sess_new(cv_watch *w, const cv_id *camera, const cv_rtsp_access *acc, const char *peer)
 {
+    sess_limit(w, acc);
     if (w->nsessions >= w->cfg.max_sessions)
         return NULL;
     cv__wsess *s = calloc(1, sizeof(*s));

@@ -243,6 +243,12 @@ def test_tokens_scopes_and_sessions_are_enforced(live):
     sid = re.search(r"s=([0-9a-f]{32})", mp).group(1)
     assert get(f"{b}/cam/{other['id']}/main/live.m3u8?s={sid}")[0] == 401
     assert get(f"{b}/cam/{cid}/main/live.m3u8?s={'0' * 32}")[0] == 401
+    # One token cannot fill the session table: past 16 sessions its oldest go.
+    fresh = srv.token(cid)
+    first = media_playlist(srv, cam, fresh)
+    for _ in range(16):
+        last = media_playlist(srv, cam, fresh)
+    assert get(first)[0] == 401 and get(last)[0] == 200
     # Unknown rendition or file: 404.
     assert get(f"{b}/cam/{cid}/hd/live.m3u8?s={sid}")[0] == 404
     assert get(f"{b}/cam/{cid}/main/x.m4s?s={sid}")[0] == 404
