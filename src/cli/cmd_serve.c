@@ -389,6 +389,14 @@ static void print_demo_banner(const cli_common *c, app *a, int port)
         snprintf(portbuf, sizeof(portbuf), "%d", port);
         add_flag(again, sizeof(again), "--rtsp-port", portbuf);
     }
+    if (cv_server_http_port(a->server) != def.http_port) {
+        snprintf(portbuf, sizeof(portbuf), "%d", cv_server_http_port(a->server));
+        add_flag(again, sizeof(again), "--http-port", portbuf);
+    }
+    if (cv_server_https_port(a->server) != def.https_port) {
+        snprintf(portbuf, sizeof(portbuf), "%d", cv_server_https_port(a->server));
+        add_flag(again, sizeof(again), "--https-port", portbuf);
+    }
     printf("\ncamvault demo is running.\n\n");
     if (a->admin_password[0])
         printf("  created the administrator 'admin'\n"
