@@ -1,0 +1,630 @@
+/* camsim: a synthetic camera fleet for the chaos tests (issue 5).
+ *
+ * Each --camera pushes the same looped H.264 clip to camvault by RTSP
+ * ANNOUNCE/SETUP/RECORD over TCP interleaved, with Digest authentication,
+ * at real-time pace. Every access unit carries an SEI watermark (sei.h) with
+ * the camera id, a sequence number and the capture wall-clock time, so a
+ * viewer can tell whose picture it got and how late it is.
+ *
+ * One thread per camera, blocking sockets with timeouts. A camera whose
+ * connection fails or drops reconnects after a second; frames that fall due
+ * while it is disconnected are skipped (sequence numbers keep counting time,
+ * as a live camera would).
+ *
+ * Sequence numbers: seq = base + n, where n counts frame slots since camsim
+ * started and base is the number of frame slots between the Unix epoch and
+ * the start (wall clock). A restarted camsim therefore continues with higher
+ * numbers; --seq-start overrides base. */
+#include <errno.h>
+#include <getopt.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "base/id.h"
+#include "base/sbuf.h"
+#include "base/util.h"
+#include "clip.h"
+#include "media/frame.h"
+#include "rtp/pack.h"
+#include "rtsp/auth.h"
+#include "rtsp/msg.h"
+#include "rtsp/sdp.h"
+#include "rtsp/url.h"
+#include "sei.h"
+
+#define MAX_CAMERAS 256
+#define IO_TIMEOUT_S 10
+#define RBUF_CAP (CV_RTSP_MAX_HEAD + CV_RTSP_MAX_BODY)
+
+typedef struct {
+    cv_id id;
+    char hex[CV_ID_HEX_LEN + 1];
+    char secret[128];
+    char base[512]; /* rtsp://host:port/cam/<hex>, no credentials */
+    pthread_t thread;
+    uint64_t sent; /* access units sent, over every session */
+} camera;
+
+static struct {
+    char host[256];
+    char hostport[300]; /* host or [v6], with :port */
+    char port[8];
+    unsigned fps;
+    int64_t seconds; /* 0: forever */
+    camsim_clip clip;
+    int64_t t0_us;   /* monotonic start */
+    uint64_t seq_base;
+    size_t ncams;
+} G;
+
+static camera cams[MAX_CAMERAS];
+
+static atomic_int stopping;
+
+static void on_signal(int sig)
+{
+    (void)sig;
+    atomic_store(&stopping, 1);
+}
+
+static void logf_(const camera *cam, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void logf_(const camera *cam, const char *fmt, ...)
+{
+    char msg[512];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof(msg), fmt, ap);
+    va_end(ap);
+    /* One fprintf per line: stdio locks the stream, lines do not interleave. */
+    fprintf(stderr, "camsim: %s%s%s\n", cam ? cam->hex : "", cam ? ": " : "", msg);
+}
+
+static bool deadline_passed(void)
+{
+    return G.seconds > 0 && cv_now_us() - G.t0_us >= G.seconds * 1000000;
+}
+
+static bool should_stop(void) { return atomic_load(&stopping) || deadline_passed(); }
+
+/* Sleeps until the monotonic time until_us, waking every 100 ms to check
+ * for a stop. Returns false if camsim is stopping. */
+static bool sleep_until(int64_t until_us)
+{
+    for (;;) {
+        if (should_stop())
+            return false;
+        int64_t left = until_us - cv_now_us();
+        if (left <= 0)
+            return true;
+        if (left > 100000)
+            left = 100000;
+        struct timespec ts = {left / 1000000, (long)(left % 1000000) * 1000};
+        nanosleep(&ts, NULL);
+    }
+}
+
+/* ------------------------------------------------------------ connection */
+
+typedef struct {
+    camera *cam;
+    int fd;
+    uint8_t *rbuf; /* RBUF_CAP bytes */
+    size_t rlen;
+    int cseq;
+    bool have_auth;
+    cv_auth_challenge auth;
+    char session[128];
+} conn;
+
+static int dial(camera *cam)
+{
+    struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM}, *res, *ai;
+    int rc = getaddrinfo(G.host, G.port, &hints, &res);
+    if (rc != 0) {
+        logf_(cam, "cannot resolve %s: %s", G.host, gai_strerror(rc));
+        return -EHOSTUNREACH;
+    }
+    int fd = -1, err = ECONNREFUSED;
+    for (ai = res; ai; ai = ai->ai_next) {
+        fd = socket(ai->ai_family, ai->ai_socktype | SOCK_CLOEXEC, ai->ai_protocol);
+        if (fd < 0) {
+            err = errno;
+            continue;
+        }
+        struct timeval tv = {IO_TIMEOUT_S, 0};
+        int one = 1;
+        setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+        setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
+        setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+        if (connect(fd, ai->ai_addr, ai->ai_addrlen) == 0)
+            break;
+        err = errno;
+        close(fd);
+        fd = -1;
+    }
+    freeaddrinfo(res);
+    if (fd < 0) {
+        logf_(cam, "cannot connect to %s: %s", G.hostport, strerror(err));
+        return -err;
+    }
+    return fd;
+}
+
+static int send_all(int fd, const void *data, size_t len)
+{
+    const uint8_t *p = data;
+    while (len) {
+        ssize_t n = send(fd, p, len, MSG_NOSIGNAL);
+        if (n < 0) {
+            if (errno == EINTR)
+                continue;
+            return errno == EAGAIN || errno == EWOULDBLOCK ? -ETIMEDOUT : -errno;
+        }
+        p += n;
+        len -= (size_t)n;
+    }
+    return 0;
+}
+
+/* Reads more bytes into the buffer (blocking, with the socket timeout). */
+static int fill(conn *c)
+{
+    if (c->rlen == RBUF_CAP)
+        return -EMSGSIZE;
+    for (;;) {
+        ssize_t n = recv(c->fd, c->rbuf + c->rlen, RBUF_CAP - c->rlen, 0);
+        if (n > 0) {
+            c->rlen += (size_t)n;
+            return 0;
+        }
+        if (n == 0)
+            return -ECONNRESET;
+        if (errno == EINTR)
+            continue;
+        return errno == EAGAIN || errno == EWOULDBLOCK ? -ETIMEDOUT : -errno;
+    }
+}
+
+static void consume(conn *c, size_t n)
+{
+    memmove(c->rbuf, c->rbuf + n, c->rlen - n);
+    c->rlen -= n;
+}
+
+/* Keeps the strongest challenge of a 401 (Digest over Basic). */
+static bool take_challenge(conn *c, const cv_rtsp_msg *m)
+{
+    bool have = false;
+    cv_auth_challenge best, ch;
+    for (size_t i = 0; i < m->nheaders; i++) {
+        if (!cv_str_ieq_c(m->headers[i].name, "WWW-Authenticate"))
+            continue;
+        if (cv_auth_parse_challenge(m->headers[i].value, &ch) < 0)
+            continue;
+        if (!have || (ch.digest && !best.digest)) {
+            best = ch;
+            have = true;
+        }
+    }
+    if (have) {
+        c->auth = best;
+        c->have_auth = true;
+    }
+    return have;
+}
+
+/* Copies the session id (up to ';') of a response's Session header. */
+static void take_session(conn *c, const cv_rtsp_msg *m)
+{
+    const cv_str *h = cv_rtsp_msg_header(m, "Session");
+    cv_str id;
+    int timeout;
+    if (!h || cv_rtsp_parse_session(*h, &id, &timeout) != 0 || id.len == 0 || id.len >= sizeof(c->session))
+        return;
+    memcpy(c->session, id.p, id.len);
+    c->session[id.len] = '\0';
+}
+
+/* Sends one request and waits for its response, skipping interleaved frames
+ * and responses to other CSeqs. Answers one 401 with credentials. Returns
+ * the status code or a negative errno. */
+static int request(conn *c, const char *method, const char *uri, const char *extra, const char *ctype,
+                   const char *body, size_t body_len)
+{
+    for (int attempt = 0; attempt < 2; attempt++) {
+        int cseq = ++c->cseq;
+        cv_sbuf b;
+        cv_sbuf_init(&b);
+        cv_sbuf_printf(&b, "%s %s RTSP/1.0\r\nCSeq: %d\r\nUser-Agent: camsim\r\n", method, uri, cseq);
+        if (c->have_auth) {
+            cv_sbuf_puts(&b, "Authorization: ");
+            if (cv_auth_make_header(&c->auth, "camera", c->cam->secret, method, uri, &b) < 0)
+                b.oom = true;
+            cv_sbuf_puts(&b, "\r\n");
+        }
+        if (c->session[0])
+            cv_sbuf_printf(&b, "Session: %s\r\n", c->session);
+        if (extra)
+            cv_sbuf_puts(&b, extra);
+        if (body)
+            cv_sbuf_printf(&b, "Content-Type: %s\r\nContent-Length: %zu\r\n", ctype, body_len);
+        cv_sbuf_puts(&b, "\r\n");
+        if (body)
+            cv_sbuf_append(&b, body, body_len);
+        if (!cv_sbuf_ok(&b)) {
+            cv_sbuf_free(&b);
+            return -ENOMEM;
+        }
+        int rc = send_all(c->fd, b.p, b.len);
+        cv_sbuf_free(&b);
+        if (rc < 0)
+            return rc;
+
+        for (;;) {
+            if (c->rlen && c->rbuf[0] == '$') {
+                uint8_t ch;
+                const uint8_t *pl;
+                size_t pll;
+                int n = cv_rtsp_parse_interleaved(c->rbuf, c->rlen, &ch, &pl, &pll);
+                if (n > 0) {
+                    consume(c, (size_t)n);
+                    continue;
+                }
+                if (n < 0)
+                    return n;
+            } else if (c->rlen) {
+                cv_rtsp_msg m;
+                int n = cv_rtsp_parse(c->rbuf, c->rlen, &m);
+                if (n < 0)
+                    return n;
+                if (n > 0) {
+                    if (!m.is_response || m.cseq != cseq) {
+                        consume(c, (size_t)n); /* a server request or a stale answer */
+                        continue;
+                    }
+                    int status = m.status;
+                    bool retry = false;
+                    if (status == 401 && attempt == 0 && !c->have_auth)
+                        retry = take_challenge(c, &m);
+                    if (status == 200)
+                        take_session(c, &m);
+                    consume(c, (size_t)n);
+                    if (retry)
+                        break;
+                    return status;
+                }
+            }
+            if ((rc = fill(c)) < 0)
+                return rc;
+        }
+    }
+    return 401;
+}
+
+/* Drains whatever the server sent (RTCP, answers) without blocking. Returns
+ * 0, or a negative errno when the connection is gone. */
+static int drain(conn *c)
+{
+    uint8_t tmp[4096];
+    for (;;) {
+        ssize_t n = recv(c->fd, tmp, sizeof(tmp), MSG_DONTWAIT);
+        if (n > 0)
+            continue;
+        if (n == 0)
+            return -ECONNRESET;
+        if (errno == EINTR)
+            continue;
+        if (errno == EAGAIN || errno == EWOULDBLOCK)
+            return 0;
+        return -errno;
+    }
+}
+
+/* ------------------------------------------------------------ streaming */
+
+/* Builds access unit n of the clip as a length-prefixed frame with the SEI
+ * watermark before its first slice. Returns NULL on no memory. */
+static cv_frame *make_frame(camera *cam, uint64_t n, int64_t pts)
+{
+    const camsim_clip *clip = &G.clip;
+    size_t au = (size_t)(n % clip->naus);
+    size_t first = clip->au_first[au], count = clip->au_count[au];
+    uint8_t sei[CAMSIM_SEI_MAX_NAL];
+    size_t sei_len = camsim_sei_build(sei, cam->id.b, G.seq_base + n, (uint64_t)cv_wall_us());
+    size_t total = 4 + sei_len;
+    bool key = false;
+    for (size_t i = first; i < first + count; i++) {
+        total += 4 + clip->nal_lens[i];
+        if ((clip->nals[i][0] & 0x1f) == 5)
+            key = true;
+    }
+    cv_payload *pl = cv_payload_new(total);
+    if (!pl)
+        return NULL;
+    uint8_t *w = cv_payload_data(pl);
+    bool sei_done = false;
+    for (size_t i = first; i < first + count; i++) {
+        unsigned t = clip->nals[i][0] & 0x1f;
+        if (!sei_done && t >= 1 && t <= 5) {
+            cv_wr_be32(w, (uint32_t)sei_len);
+            memcpy(w + 4, sei, sei_len);
+            w += 4 + sei_len;
+            sei_done = true;
+        }
+        cv_wr_be32(w, (uint32_t)clip->nal_lens[i]);
+        memcpy(w + 4, clip->nals[i], clip->nal_lens[i]);
+        w += 4 + clip->nal_lens[i];
+    }
+    cv_frame_meta meta = {
+        .camera = cam->id,
+        .flags = key ? CV_FRAME_KEY : 0,
+        .clock_rate = 90000,
+        .pts = pts,
+        .recv_us = cv_now_us(),
+    };
+    return cv_frame_new(&meta, pl);
+}
+
+static int64_t slot_due_us(uint64_t n) { return G.t0_us + (int64_t)(n * 1000000 / G.fps); }
+
+/* Sends frames at real-time pace until the connection fails or camsim stops. */
+static int stream(conn *c)
+{
+    uint32_t ssrc = (uint32_t)random(), ts_off = (uint32_t)random();
+    cv_rtp_packer *pk = cv_rtp_packer_new(CV_CODEC_H264, 96, ssrc, (uint16_t)random(), CV_RTP_DEFAULT_MTU);
+    if (!pk)
+        return -ENOMEM;
+    /* Start with the current slot: the ones missed while disconnected are gone. */
+    int64_t now = cv_now_us() - G.t0_us;
+    uint64_t n = now > 0 ? (uint64_t)now * G.fps / 1000000 : 0;
+    int rc = 0;
+    while (sleep_until(slot_due_us(n))) {
+        int64_t pts = (int64_t)(n * 90000 / G.fps);
+        cv_frame *f = make_frame(c->cam, n, pts);
+        if (!f) {
+            rc = -ENOMEM;
+            break;
+        }
+        cv_wire *wire = NULL;
+        rc = cv_rtp_packer_pack(pk, f, (uint32_t)pts + ts_off, 0, &wire);
+        cv_frame_unref(f);
+        if (rc < 0)
+            break;
+        rc = send_all(c->fd, wire->data, wire->len);
+        cv_wire_free(wire);
+        if (rc < 0 || (rc = drain(c)) < 0)
+            break;
+        c->cam->sent++;
+        n++;
+        /* Fell behind (a stall): skip to the current slot rather than burst. */
+        uint64_t cur = (uint64_t)(cv_now_us() - G.t0_us) * G.fps / 1000000;
+        if (cur > n + G.fps)
+            n = cur;
+    }
+    cv_rtp_packer_free(pk);
+    return rc;
+}
+
+static int session_run(camera *cam, uint8_t *rbuf)
+{
+    conn c = {.cam = cam, .rbuf = rbuf};
+    c.fd = dial(cam);
+    if (c.fd < 0)
+        return c.fd;
+    int rc;
+    cv_sbuf sdp;
+    cv_sbuf_init(&sdp);
+    cv_sdp_build(&sdp, &G.clip.track, 1, G.host, "camsim");
+    if (!cv_sbuf_ok(&sdp)) {
+        rc = -ENOMEM;
+        goto out;
+    }
+    rc = request(&c, "ANNOUNCE", cam->base, NULL, "application/sdp", sdp.p, sdp.len);
+    if (rc != 200) {
+        logf_(cam, "ANNOUNCE failed (%d)", rc);
+        rc = rc < 0 ? rc : -EPROTO;
+        goto out;
+    }
+    char uri[600];
+    snprintf(uri, sizeof(uri), "%s/trackID=0", cam->base);
+    rc = request(&c, "SETUP", uri, "Transport: RTP/AVP/TCP;unicast;interleaved=0-1;mode=record\r\n", NULL, NULL, 0);
+    if (rc != 200) {
+        logf_(cam, "SETUP failed (%d)", rc);
+        rc = rc < 0 ? rc : -EPROTO;
+        goto out;
+    }
+    rc = request(&c, "RECORD", cam->base, "Range: npt=0.000-\r\n", NULL, NULL, 0);
+    if (rc != 200) {
+        logf_(cam, "RECORD failed (%d)", rc);
+        rc = rc < 0 ? rc : -EPROTO;
+        goto out;
+    }
+    logf_(cam, "recording to %s", cam->base);
+    rc = stream(&c);
+    if (rc < 0)
+        logf_(cam, "connection lost: %s", strerror(-rc));
+out:
+    cv_sbuf_free(&sdp);
+    close(c.fd);
+    return rc;
+}
+
+static void *camera_main(void *arg)
+{
+    camera *cam = arg;
+    uint8_t *rbuf = malloc(RBUF_CAP);
+    if (!rbuf) {
+        logf_(cam, "out of memory");
+        return NULL;
+    }
+    while (!should_stop()) {
+        (void)session_run(cam, rbuf);
+        if (!sleep_until(cv_now_us() + 1000000))
+            break;
+        logf_(cam, "reconnecting");
+    }
+    free(rbuf);
+    return NULL;
+}
+
+/* ------------------------------------------------------------ main */
+
+static void usage(FILE *f)
+{
+    fprintf(f, "usage: camsim --server rtsp://HOST:PORT --camera ID:SECRET [--camera ID:SECRET ...]\n"
+               "              --clip FILE.h264 [--fps 25] [--transport tcp] [--seconds N] [--seq-start N]\n"
+               "Pushes a looped raw H.264 (Annex-B) clip to camvault as each camera, with an SEI\n"
+               "watermark (camera id, sequence number, capture time) in every access unit.\n");
+}
+
+static int add_camera(const char *arg)
+{
+    const char *colon = strchr(arg, ':');
+    if (G.ncams == MAX_CAMERAS) {
+        fprintf(stderr, "camsim: at most %d cameras\n", MAX_CAMERAS);
+        return -1;
+    }
+    camera *cam = &cams[G.ncams];
+    if (!colon || cv_id_from_hex(arg, (size_t)(colon - arg), &cam->id) != 0) {
+        fprintf(stderr, "camsim: --camera wants ID:SECRET with a 32-hex-digit id: %s\n", arg);
+        return -1;
+    }
+    if (strlen(colon + 1) == 0 || strlen(colon + 1) >= sizeof(cam->secret)) {
+        fprintf(stderr, "camsim: --camera: bad secret length\n");
+        return -1;
+    }
+    snprintf(cam->secret, sizeof(cam->secret), "%s", colon + 1);
+    cv_id_to_hex(&cam->id, cam->hex);
+    G.ncams++;
+    return 0;
+}
+
+static int parse_uint(const char *s, uint64_t max, uint64_t *out)
+{
+    return cv_str_to_u64(cv_str_from(s), max, out) == 0 ? 0 : -1;
+}
+
+int main(int argc, char **argv)
+{
+    static const struct option opts[] = {
+        {"server", required_argument, NULL, 's'},  {"camera", required_argument, NULL, 'c'},
+        {"clip", required_argument, NULL, 'f'},    {"fps", required_argument, NULL, 'r'},
+        {"transport", required_argument, NULL, 't'}, {"seconds", required_argument, NULL, 'n'},
+        {"seq-start", required_argument, NULL, 'q'}, {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0},
+    };
+    const char *server = NULL, *clip = NULL;
+    uint64_t fps = 25, seconds = 0, seq_start = 0;
+    bool have_seq_start = false;
+    int o;
+    while ((o = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+        switch (o) {
+        case 's':
+            server = optarg;
+            break;
+        case 'c':
+            if (add_camera(optarg) < 0)
+                return 2;
+            break;
+        case 'f':
+            clip = optarg;
+            break;
+        case 'r':
+            if (parse_uint(optarg, 240, &fps) < 0 || fps == 0) {
+                fprintf(stderr, "camsim: --fps wants 1..240\n");
+                return 2;
+            }
+            break;
+        case 't':
+            if (strcmp(optarg, "tcp") != 0) {
+                fprintf(stderr, "camsim: --transport %s is not supported yet (tcp only)\n", optarg);
+                return 2;
+            }
+            break;
+        case 'n':
+            if (parse_uint(optarg, 10u * 365 * 86400, &seconds) < 0) {
+                fprintf(stderr, "camsim: bad --seconds\n");
+                return 2;
+            }
+            break;
+        case 'q':
+            if (parse_uint(optarg, UINT64_MAX / 2, &seq_start) < 0) {
+                fprintf(stderr, "camsim: bad --seq-start\n");
+                return 2;
+            }
+            have_seq_start = true;
+            break;
+        case 'h':
+            usage(stdout);
+            return 0;
+        default:
+            usage(stderr);
+            return 2;
+        }
+    }
+    if (!server || !clip || !G.ncams || optind != argc) {
+        usage(stderr);
+        return 2;
+    }
+    cv_url url;
+    if (cv_url_parse(server, &url) != 0 || url.tls) {
+        fprintf(stderr, "camsim: --server wants rtsp://HOST:PORT: %s\n", server);
+        return 2;
+    }
+    snprintf(G.host, sizeof(G.host), "%s", url.host);
+    snprintf(G.port, sizeof(G.port), "%u", url.port);
+    bool v6 = strchr(url.host, ':') != NULL;
+    snprintf(G.hostport, sizeof(G.hostport), "%s%s%s:%u", v6 ? "[" : "", url.host, v6 ? "]" : "", url.port);
+    for (size_t i = 0; i < G.ncams; i++) {
+        char base[sizeof(cams[i].base)]; /* not straight into cams[i]: it is also a source */
+        snprintf(base, sizeof(base), "rtsp://%s/cam/%s", G.hostport, cams[i].hex);
+        memcpy(cams[i].base, base, sizeof(base));
+    }
+    G.fps = (unsigned)fps;
+    G.seconds = (int64_t)seconds;
+
+    char err[256];
+    if (camsim_clip_load(&G.clip, clip, err, sizeof(err)) < 0) {
+        fprintf(stderr, "camsim: %s: %s\n", clip, err);
+        return 1;
+    }
+    G.t0_us = cv_now_us();
+    G.seq_base = have_seq_start ? seq_start : (uint64_t)cv_wall_us() * G.fps / 1000000;
+    srandom((unsigned)(cv_wall_us() ^ getpid()));
+    fprintf(stderr, "camsim: %zu access units in %s, %zu camera(s) at %u fps, seq from %llu\n", G.clip.naus, clip,
+            G.ncams, G.fps, (unsigned long long)G.seq_base);
+
+    struct sigaction sa = {.sa_handler = on_signal};
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
+    signal(SIGPIPE, SIG_IGN);
+
+    size_t started = 0;
+    for (; started < G.ncams; started++) {
+        int rc = pthread_create(&cams[started].thread, NULL, camera_main, &cams[started]);
+        if (rc != 0) {
+            fprintf(stderr, "camsim: cannot start a thread: %s\n", strerror(rc));
+            atomic_store(&stopping, 1);
+            break;
+        }
+    }
+    for (size_t i = 0; i < started; i++)
+        pthread_join(cams[i].thread, NULL);
+    for (size_t i = 0; i < started; i++)
+        fprintf(stderr, "camsim: %s: sent %llu access units\n", cams[i].hex, (unsigned long long)cams[i].sent);
+    camsim_clip_free(&G.clip);
+    return started == G.ncams ? 0 : 1;
+}
