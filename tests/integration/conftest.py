@@ -254,7 +254,8 @@ class Proc:
 
     def __init__(self, args, **kw):
         self.args = args
-        self.p = subprocess.Popen(args, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+        kw.setdefault("stdin", subprocess.DEVNULL)
+        self.p = subprocess.Popen(args, stdout=subprocess.PIPE,
                                   stderr=subprocess.STDOUT, text=True, errors="replace", **kw)
         self.out = []
         self.pump = threading.Thread(target=self._pump, daemon=True)

@@ -1,6 +1,9 @@
 """tools/camsim, the chaos test's synthetic camera fleet: one camsim process
 pushes several cameras, every access unit a viewer gets carries that
-camera's SEI watermark, and a restarted camsim picks up where it left off."""
+camera's SEI watermark, and a restarted camsim picks up where it left off.
+Slice 2: per-camera clips with the id drawn into the picture, UDP transport,
+and misbehaviour on demand (drop, stall, garbage, resize on stdin)."""
+import re
 import signal
 import subprocess
 import sys
@@ -10,10 +13,12 @@ import urllib.parse
 
 import pytest
 
-from conftest import BUILD, ROOT, SANITIZER_MARKS, SLOW, have, wait_live
+from conftest import BUILD, ROOT, SANITIZER_MARKS, SLOW, have, wait_for, wait_live
+from pattern import decode_jpeg, jpeg_size, read_mjpeg
 
 sys.path.insert(0, str(ROOT / "tools" / "camsim"))
-from sei import access_units, parse_sei, parse_sei_nal  # noqa: E402
+from clips import make_clip  # noqa: E402
+from sei import access_units, annexb_nals, parse_sei, parse_sei_nal  # noqa: E402
 
 CAMSIM = BUILD / "tools" / "camsim" / "camsim"
 
@@ -42,11 +47,71 @@ def camera_arg(cam):
     return f"{cam['id']}:{urllib.parse.unquote(u.password)}"
 
 
-def spawn_camsim(procs, srv, cams, *extra):
+def spawn_camsim(procs, srv, cams, *extra, clips=None, stdin=None):
+    """clips: {camera id: clip path} for cameras with their own clip."""
     args = [str(CAMSIM), "--server", f"rtsp://127.0.0.1:{srv.port}", "--clip", str(camsim_clip()), "--fps", "25"]
     for c in cams:
-        args += ["--camera", camera_arg(c)]
-    return procs(args + list(extra))
+        own = (clips or {}).get(c["id"])
+        args += ["--camera", camera_arg(c) + (f":{own}" if own else "")]
+    kw = {"stdin": subprocess.PIPE} if stdin else {}
+    return procs(args + list(extra), **kw)
+
+
+def command(sim, line, applied, count=1, timeout=10):
+    """Sends a control line to camsim and waits for count lines
+    "camsim: <applied> applied" more than there were."""
+    pat = re.compile(rf"^camsim: {applied} applied$")
+    before = sum(1 for l in list(sim.out) if pat.match(l))
+    sim.p.stdin.write(line + "\n")
+    sim.p.stdin.flush()
+    wait_for(lambda: sum(1 for l in list(sim.out) if pat.match(l)) >= before + count, timeout * SLOW,
+             f"camsim to apply {line!r}: {sim.text()[-2000:]}")
+
+
+def http_get(url, timeout=30):
+    import urllib.error
+    import urllib.request
+    try:
+        with urllib.request.urlopen(url, timeout=timeout * SLOW) as r:
+            return r.status, r.read()
+    except urllib.error.HTTPError as e:
+        return e.code, e.read()
+    except OSError as e:
+        return 0, str(e).encode()
+
+
+def start_viewers(srv, ids, tmp_path, seconds):
+    """ffmpeg RTSP viewers writing each camera's H.264 to a file."""
+    outs = {cid: tmp_path / f"{cid}.h264" for cid in ids}
+    viewers = {cid: subprocess.Popen(["ffmpeg", "-hide_banner", "-loglevel", "error", "-rtsp_transport", "tcp",
+                                      "-i", srv.url(cid), "-c", "copy", "-f", "h264", "-flush_packets", "1",
+                                      "-t", str(seconds), str(outs[cid])],
+                                     stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+               for cid in ids}
+    return outs, viewers
+
+
+def marks_so_far(path):
+    try:
+        return parse_sei(path.read_bytes())
+    except FileNotFoundError:
+        return []
+
+
+def finish_viewers(viewers, timeout=60):
+    try:
+        for cid, v in viewers.items():
+            _, err = v.communicate(timeout=timeout * SLOW)
+            assert v.returncode == 0, f"{cid}: {err.decode(errors='replace')}"
+    finally:
+        for v in viewers.values():
+            if v.poll() is None:
+                v.kill()
+                v.wait()
+
+
+def gaps(seqs, over):
+    return [(seqs[i - 1], seqs[i]) for i in range(1, len(seqs)) if seqs[i] - seqs[i - 1] > over]
 
 
 def read_h264(srv, cam_id, seconds):
@@ -179,3 +244,173 @@ def test_restart_continues(server, procs, tmp_path):
     assert sim2.alive(), sim2.text()
     assert "recording" in sim2.text()
     stop_cleanly(sim2)
+
+
+# --------------------------------------------------------------- slice 2
+
+def test_per_camera_clip_draws_the_id_into_the_picture(server, procs, tmp_path):
+    """--camera ID:SECRET:CLIP: each camera's decoded picture (JPEG snapshot,
+    MJPEG) shows its own id, and its SEI watermarks say the same."""
+    srv = server()
+    cams = [srv.add_camera(f"pic{i}") for i in range(2)]
+    clips = {c["id"]: make_clip(c["id"], tmp_path / f"{c['id']}.h264") for c in cams}
+    sim = spawn_camsim(procs, srv, cams, clips=clips)
+    base = f"http://127.0.0.1:{srv.http_port()}"
+    for c in cams:
+        tok = srv.token(c["id"], scope="live,snapshot")
+        url = f"{base}/cam/{c['id']}/snapshot.jpg?token={tok}"
+        wait_for(lambda: http_get(url)[0] == 200, 30 * SLOW, f"a snapshot of {c['id']}")
+        st, body = http_get(url)
+        assert st == 200 and jpeg_size(body) == (320, 240)
+        code = decode_jpeg(body)
+        assert code and code[0] == c["id"], f"the snapshot of {c['id']} shows {code}"
+        _, parts = read_mjpeg(f"{base}/cam/{c['id']}/live.mjpeg?token={tok}&fps=5", frames=3, timeout=30 * SLOW)
+        codes = [decode_jpeg(p[2]) for p in parts]
+        assert len(codes) >= 3 and all(k and k[0] == c["id"] for k in codes), codes
+    ids = [c["id"] for c in cams]
+    check_watermarks(read_h264(srv, ids[0], 2), ids[0], ids[1:], 25)
+    assert sim.alive(), sim.text()
+    stop_cleanly(sim)
+
+
+def test_udp_transport(server, procs):
+    """--transport udp: SETUP with client_port, RTP to the server_port of the
+    answer; a viewer gets the camera's own watermarks."""
+    srv = server()
+    cams = [srv.add_camera(f"udp{i}") for i in range(2)]
+    sim = spawn_camsim(procs, srv, cams, "--transport", "udp")
+    for c in cams:
+        wait_live(srv, c["id"])
+    ids = [c["id"] for c in cams]
+    for cid in ids:
+        check_watermarks(read_h264(srv, cid, 2), cid, [o for o in ids if o != cid], 40)
+    assert "over UDP" in sim.text()
+    stop_cleanly(sim)
+
+
+def test_drop_all_comes_back_together(server, procs, tmp_path):
+    """drop all: every camera resets its connection and comes back a second
+    later; each viewer keeps its own camera: one gap in seq, then more."""
+    srv = server()
+    cams = [srv.add_camera(f"drop{i}") for i in range(3)]
+    ids = [c["id"] for c in cams]
+    sim = spawn_camsim(procs, srv, cams, "--seq-start", "0", stdin=True)
+    for cid in ids:
+        wait_live(srv, cid)
+    outs, viewers = start_viewers(srv, ids, tmp_path, 6)
+    try:
+        wait_for(lambda: all(len(marks_so_far(outs[cid])) >= 25 for cid in ids), 30 * SLOW, "a second of video")
+        command(sim, "drop all", r"drop [0-9a-f]{32}", count=3)
+        finish_viewers(viewers)
+    finally:
+        finish_viewers(viewers) if any(v.poll() is None for v in viewers.values()) else None
+    for cid in ids:
+        marks = check_watermarks(outs[cid].read_bytes(), cid, [o for o in ids if o != cid], 60)
+        seqs = [m[1] for m in marks]
+        g = gaps(seqs, 10)
+        assert len(g) == 1, f"{cid}: expected one gap in {seqs}: {sim.text()}"
+        assert 15 <= g[0][1] - g[0][0] <= 100, f"{cid}: a gap of {g[0]} for a 1 s outage"
+        assert sum(1 for q in seqs if q >= g[0][1]) >= 25, f"{cid}: too little after the drop"
+    assert sim.text().count("connection dropped") == 3, sim.text()
+    assert sim.alive()
+    stop_cleanly(sim)
+
+
+def test_garbage_on_one_camera_leaves_the_other_alone(server, procs, tmp_path):
+    """garbage A: a burst of malformed interleaved RTP and junk on A's
+    connection. B's viewer sees no gap; A recovers (or is cut off by the
+    server and reconnects) and streams on."""
+    srv = server()
+    cams = [srv.add_camera(f"junk{i}") for i in range(2)]
+    a, b = (c["id"] for c in cams)
+    sim = spawn_camsim(procs, srv, cams, "--seq-start", "0", stdin=True)
+    for cid in (a, b):
+        wait_live(srv, cid)
+    outs, viewers = start_viewers(srv, [a, b], tmp_path, 6)
+    try:
+        wait_for(lambda: all(len(marks_so_far(outs[cid])) >= 25 for cid in (a, b)), 30 * SLOW, "a second of video")
+        seq_at = marks_so_far(outs[a])[-1][1]
+        command(sim, f"garbage {a}", f"garbage {a}")
+        finish_viewers(viewers)
+    finally:
+        finish_viewers(viewers) if any(v.poll() is None for v in viewers.values()) else None
+    bm = check_watermarks(outs[b].read_bytes(), b, [a], 100)
+    bseq = [m[1] for m in bm]
+    assert not gaps(bseq, 3), f"B had a gap: {gaps(bseq, 3)}"
+    am = parse_sei(outs[a].read_bytes())
+    assert {m[0] for m in am} == {a}
+    assert sum(1 for m in am if m[1] > seq_at + 50) >= 25, f"A did not stream on after the garbage: {sim.text()}"
+    assert sim.alive()
+    stop_cleanly(sim)
+
+
+def params_at_end(src, dst):
+    """Rewrites a clip with its parameter sets only after the last slice: no
+    keyframe of it carries them, camsim must put them in band itself."""
+    nals = list(annexb_nals(src.read_bytes()))
+    ps = [next(n for n in nals if n[0] & 0x1f == t) for t in (7, 8)]
+    dst.write_bytes(b"".join(b"\0\0\0\1" + n for n in [n for n in nals if n[0] & 0x1f not in (7, 8)] + ps))
+    return dst
+
+
+def test_resize_switches_the_picture_format(server, procs, tmp_path):
+    """resize: the camera switches to a 160x120 clip at its keyframe with
+    SPS/PPS in band; the RTSP viewer's stream goes on without a gap, the HLS
+    playlist shows a discontinuity and the snapshot the new size."""
+    srv = server()
+    cam = srv.add_camera("resize")
+    cid = cam["id"]
+    big = make_clip(cid, tmp_path / "big.h264")
+    small = params_at_end(make_clip(cid, tmp_path / "small0.h264", size=(160, 120)), tmp_path / "small.h264")
+    sim = spawn_camsim(procs, srv, [cam], "--seq-start", "0", clips={cid: big}, stdin=True)
+    wait_live(srv, cid)
+    base = f"http://127.0.0.1:{srv.http_port()}"
+    tok = srv.token(cid, scope="live,snapshot")
+    st, body = http_get(f"{base}/cam/{cid}/index.m3u8?token={tok}")
+    assert st == 200, body
+    media = f"{base}/cam/{cid}/" + [l for l in body.decode().splitlines() if l and not l.startswith("#")][0]
+    wait_for(lambda: b"#EXTINF" in http_get(media)[1], 30 * SLOW, "a first HLS segment")
+    assert b"#EXT-X-DISCONTINUITY\n" not in http_get(media)[1]
+    outs, viewers = start_viewers(srv, [cid], tmp_path, 5)
+    try:
+        wait_for(lambda: len(marks_so_far(outs[cid])) >= 25, 30 * SLOW, "a second of video")
+        command(sim, f"resize {cid} {small}", f"resize {cid}")
+        finish_viewers(viewers)
+    finally:
+        finish_viewers(viewers) if any(v.poll() is None for v in viewers.values()) else None
+    data = outs[cid].read_bytes()
+    marks = check_watermarks(data, cid, [], 90)
+    assert not gaps([m[1] for m in marks], 3), "the stream paused across the resize"
+    r = subprocess.run(["ffprobe", "-v", "error", "-show_entries", "frame=width,height", "-of", "csv=p=0",
+                        "-f", "h264", "-"], input=data, capture_output=True, timeout=60 * SLOW)
+    sizes = {x.strip(",") for x in r.stdout.decode().split()}
+    assert {"320,240", "160,120"} <= sizes, sizes
+    wait_for(lambda: b"#EXT-X-DISCONTINUITY\n" in http_get(media)[1], 20 * SLOW, "a discontinuity in the playlist")
+    snap = f"{base}/cam/{cid}/snapshot.jpg?token={tok}"
+    wait_for(lambda: jpeg_size(http_get(snap)[1]) == (160, 120), 20 * SLOW, "a snapshot at the new size")
+    assert decode_jpeg(http_get(snap)[1])[0] == cid
+    assert sim.alive()
+    stop_cleanly(sim)
+
+
+def test_stall_keeps_the_connection(server, procs, tmp_path):
+    """stall: the camera sends nothing for a while on the same connection,
+    then goes on: one gap in seq, no reconnect."""
+    srv = server()
+    cam = srv.add_camera("stall")
+    cid = cam["id"]
+    sim = spawn_camsim(procs, srv, [cam], "--seq-start", "0", stdin=True)
+    wait_live(srv, cid)
+    outs, viewers = start_viewers(srv, [cid], tmp_path, 4)
+    try:
+        wait_for(lambda: len(marks_so_far(outs[cid])) >= 25, 30 * SLOW, "a second of video")
+        command(sim, f"stall {cid} 1", f"stall {cid} 1")
+        finish_viewers(viewers)
+    finally:
+        finish_viewers(viewers) if any(v.poll() is None for v in viewers.values()) else None
+    seqs = [m[1] for m in check_watermarks(outs[cid].read_bytes(), cid, [], 50)]
+    g = gaps(seqs, 10)
+    assert len(g) == 1 and 15 <= g[0][1] - g[0][0] <= 60, f"expected one ~25-frame gap: {g}"
+    assert sim.text().count("recording to") == 1, sim.text()
+    assert "reconnecting" not in sim.text()
+    stop_cleanly(sim)

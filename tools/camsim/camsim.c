@@ -6,6 +6,11 @@
  * the camera id, a sequence number and the capture wall-clock time, so a
  * viewer can tell whose picture it got and how late it is.
  *
+ * Each camera may have its own clip (--camera ID:SECRET:CLIP), e.g. one with
+ * the camera's id drawn into the picture. RTP goes over the RTSP connection
+ * (--transport tcp) or over UDP (--transport udp, client_port/server_port).
+ * Commands on stdin make cameras misbehave on demand (control.c).
+ *
  * One thread per camera, blocking sockets with timeouts. A camera whose
  * connection fails or drops reconnects after a second; frames that fall due
  * while it is disconnected are skipped (sequence numbers keep counting time,
@@ -15,6 +20,7 @@
  * started and base is the number of frame slots between the Unix epoch and
  * the start (wall clock). A restarted camsim therefore continues with higher
  * numbers; --seq-start overrides base. */
+#include <arpa/inet.h>
 #include <errno.h>
 #include <getopt.h>
 #include <netdb.h>
@@ -35,6 +41,7 @@
 #include "base/id.h"
 #include "base/sbuf.h"
 #include "base/util.h"
+#include "camsim.h"
 #include "clip.h"
 #include "media/frame.h"
 #include "rtp/pack.h"
@@ -44,18 +51,10 @@
 #include "rtsp/url.h"
 #include "sei.h"
 
-#define MAX_CAMERAS 256
 #define IO_TIMEOUT_S 10
 #define RBUF_CAP (CV_RTSP_MAX_HEAD + CV_RTSP_MAX_BODY)
 
-typedef struct {
-    cv_id id;
-    char hex[CV_ID_HEX_LEN + 1];
-    char secret[128];
-    char base[512]; /* rtsp://host:port/cam/<hex>, no credentials */
-    pthread_t thread;
-    uint64_t sent; /* access units sent, over every session */
-} camera;
+typedef camsim_camera camera;
 
 static struct {
     char host[256];
@@ -63,13 +62,14 @@ static struct {
     char port[8];
     unsigned fps;
     int64_t seconds; /* 0: forever */
-    camsim_clip clip;
+    bool udp;        /* --transport udp */
     int64_t t0_us;   /* monotonic start */
     uint64_t seq_base;
-    size_t ncams;
 } G;
 
-static camera cams[MAX_CAMERAS];
+camsim_camera camsim_cams[CAMSIM_MAX_CAMERAS];
+size_t camsim_ncams;
+static uint64_t clip_off[CAMSIM_MAX_CAMERAS]; /* camera thread only: clip AU = (n + off) % naus */
 
 static atomic_int stopping;
 
@@ -126,6 +126,9 @@ typedef struct {
     bool have_auth;
     cv_auth_challenge auth;
     char session[128];
+    char transport[256]; /* Transport header of the last 200 */
+    int udp[2];          /* UDP transport: RTP and RTCP sockets, else -1 */
+    bool abort;          /* close with a reset (drop) */
 } conn;
 
 static int dial(camera *cam)
@@ -298,8 +301,14 @@ static int request(conn *c, const char *method, const char *uri, const char *ext
                     bool retry = false;
                     if (status == 401 && attempt == 0 && !c->have_auth)
                         retry = take_challenge(c, &m);
-                    if (status == 200)
+                    if (status == 200) {
                         take_session(c, &m);
+                        const cv_str *tr = cv_rtsp_msg_header(&m, "Transport");
+                        if (tr && tr->len < sizeof(c->transport)) {
+                            memcpy(c->transport, tr->p, tr->len);
+                            c->transport[tr->len] = '\0';
+                        }
+                    }
                     consume(c, (size_t)n);
                     if (retry)
                         break;
@@ -334,22 +343,30 @@ static int drain(conn *c)
 
 /* ------------------------------------------------------------ streaming */
 
-/* Builds access unit n of the clip as a length-prefixed frame with the SEI
- * watermark before its first slice. Returns NULL on no memory. */
-static cv_frame *make_frame(camera *cam, uint64_t n, int64_t pts)
+/* Builds access unit n of the camera's clip as a length-prefixed frame with
+ * the SEI watermark before its first slice. With in_band_ps, an access unit
+ * without an SPS gets the clip's SPS and PPS in front (the first one after a
+ * clip switch: the server learns the new picture format from the stream).
+ * Returns NULL on no memory. */
+static cv_frame *make_frame(camera *cam, uint64_t n, int64_t pts, bool in_band_ps)
 {
-    const camsim_clip *clip = &G.clip;
-    size_t au = (size_t)(n % clip->naus);
+    const camsim_clip *clip = cam->clip;
+    size_t au = (size_t)((n + clip_off[cam - camsim_cams]) % clip->naus);
     size_t first = clip->au_first[au], count = clip->au_count[au];
     uint8_t sei[CAMSIM_SEI_MAX_NAL];
     size_t sei_len = camsim_sei_build(sei, cam->id.b, G.seq_base + n, (uint64_t)cv_wall_us());
     size_t total = 4 + sei_len;
-    bool key = false;
+    bool key = false, has_sps = false;
     for (size_t i = first; i < first + count; i++) {
         total += 4 + clip->nal_lens[i];
         if ((clip->nals[i][0] & 0x1f) == 5)
             key = true;
+        if ((clip->nals[i][0] & 0x1f) == 7)
+            has_sps = true;
     }
+    in_band_ps = in_band_ps && !has_sps;
+    if (in_band_ps)
+        total += 8 + clip->track.sps_len + clip->track.pps_len;
     cv_payload *pl = cv_payload_new(total);
     if (!pl)
         return NULL;
@@ -358,6 +375,14 @@ static cv_frame *make_frame(camera *cam, uint64_t n, int64_t pts)
     for (size_t i = first; i < first + count; i++) {
         unsigned t = clip->nals[i][0] & 0x1f;
         if (!sei_done && t >= 1 && t <= 5) {
+            if (in_band_ps) {
+                cv_wr_be32(w, clip->track.sps_len);
+                memcpy(w + 4, clip->track.sps, clip->track.sps_len);
+                w += 4 + clip->track.sps_len;
+                cv_wr_be32(w, clip->track.pps_len);
+                memcpy(w + 4, clip->track.pps, clip->track.pps_len);
+                w += 4 + clip->track.pps_len;
+            }
             cv_wr_be32(w, (uint32_t)sei_len);
             memcpy(w + 4, sei, sei_len);
             w += 4 + sei_len;
@@ -379,7 +404,104 @@ static cv_frame *make_frame(camera *cam, uint64_t n, int64_t pts)
 
 static int64_t slot_due_us(uint64_t n) { return G.t0_us + (int64_t)(n * 1000000 / G.fps); }
 
-/* Sends frames at real-time pace until the connection fails or camsim stops. */
+/* Sends a packed access unit: over the RTSP connection as it is, or over
+ * UDP without the interleaved headers (a lost datagram is not an error). */
+static int send_wire(conn *c, const cv_wire *wire)
+{
+    if (c->udp[0] < 0)
+        return send_all(c->fd, wire->data, wire->len);
+    for (uint32_t i = 0; i < wire->npkts; i++) {
+        const uint8_t *pkt = wire->data + wire->offs[i];
+        (void)send(c->udp[0], pkt + 4, cv_be16(pkt + 2), MSG_NOSIGNAL);
+    }
+    return 0;
+}
+
+static void fill_random(uint8_t *p, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        p[i] = (uint8_t)random();
+}
+
+/* Appends an interleaved frame (or, over UDP, sends a datagram). */
+static size_t put_frame(conn *c, uint8_t *buf, size_t at, uint8_t ch, const uint8_t *pl, size_t len)
+{
+    if (c->udp[0] >= 0) {
+        (void)send(c->udp[0], pl, len, MSG_NOSIGNAL);
+        return at;
+    }
+    buf[at] = '$';
+    buf[at + 1] = ch;
+    cv_wr_be16(buf + at + 2, (uint16_t)len);
+    memcpy(buf + at + 4, pl, len);
+    return at + 4 + len;
+}
+
+/* The garbage command: RTP with a bad version, a runt, a valid header over a
+ * forbidden NAL type from a stranger SSRC, a frame on a channel never set
+ * up, then (TCP) raw junk that is neither RTSP nor interleaved. */
+static int send_garbage(conn *c)
+{
+    uint8_t buf[512], pl[128];
+    size_t n = 0;
+    memset(pl, 0, 12);
+    n = put_frame(c, buf, n, 0, pl, 12); /* version 0 */
+    pl[0] = 0x80;
+    pl[1] = 96;
+    n = put_frame(c, buf, n, 0, pl, 3); /* runt */
+    fill_random(pl + 2, 10);
+    pl[12] = 0x1f; /* NAL type 31 */
+    fill_random(pl + 13, 40);
+    n = put_frame(c, buf, n, 0, pl, 53);
+    fill_random(pl, 64);
+    n = put_frame(c, buf, n, 9, pl, 64);
+    if (c->udp[0] >= 0)
+        return 0;
+    fill_random(buf + n, 64);
+    buf[n] = 'X'; /* not '$', not a method the server knows */
+    n += 64;
+    return send_all(c->fd, buf, n);
+}
+
+/* Applies the control requests due before slot n. Returns 1 to stall this
+ * slot, 0 to send it, or a negative errno to end the session. */
+static int take_requests(conn *c, uint64_t n, int64_t *stall_until, bool *in_band_ps)
+{
+    camera *cam = c->cam;
+    if (atomic_exchange(&cam->drop_req, 0)) {
+        camsim_applied("drop %s", cam->hex);
+        c->abort = true;
+        return -ECONNABORTED;
+    }
+    int64_t st = atomic_exchange(&cam->stall_req_us, 0);
+    if (st > 0) {
+        *stall_until = cv_now_us() + st;
+        camsim_applied("stall %s %lld", cam->hex, (long long)(st / 1000000));
+    }
+    if (*stall_until) {
+        if (cv_now_us() < *stall_until)
+            return 1;
+        *stall_until = 0;
+    }
+    const camsim_clip *next = atomic_exchange(&cam->next_clip, NULL);
+    if (next) {
+        /* Continue with the new clip's first keyframe, parameter sets in band. */
+        cam->clip = next;
+        clip_off[cam - camsim_cams] = (next->first_key + next->naus - (size_t)(n % next->naus)) % next->naus;
+        *in_band_ps = true;
+        camsim_applied("resize %s", cam->hex);
+    }
+    if (atomic_exchange(&cam->garbage_req, 0)) {
+        int rc = send_garbage(c);
+        camsim_applied("garbage %s", cam->hex);
+        if (rc < 0)
+            return rc;
+    }
+    return 0;
+}
+
+/* Sends frames at real-time pace until the connection fails, a drop is
+ * requested or camsim stops. */
 static int stream(conn *c)
 {
     uint32_t ssrc = (uint32_t)random(), ts_off = (uint32_t)random();
@@ -389,24 +511,34 @@ static int stream(conn *c)
     /* Start with the current slot: the ones missed while disconnected are gone. */
     int64_t now = cv_now_us() - G.t0_us;
     uint64_t n = now > 0 ? (uint64_t)now * G.fps / 1000000 : 0;
+    int64_t stall_until = 0;
+    bool in_band_ps = false;
     int rc = 0;
     while (sleep_until(slot_due_us(n))) {
-        int64_t pts = (int64_t)(n * 90000 / G.fps);
-        cv_frame *f = make_frame(c->cam, n, pts);
-        if (!f) {
-            rc = -ENOMEM;
-            break;
-        }
-        cv_wire *wire = NULL;
-        rc = cv_rtp_packer_pack(pk, f, (uint32_t)pts + ts_off, 0, &wire);
-        cv_frame_unref(f);
+        rc = take_requests(c, n, &stall_until, &in_band_ps);
         if (rc < 0)
             break;
-        rc = send_all(c->fd, wire->data, wire->len);
-        cv_wire_free(wire);
-        if (rc < 0 || (rc = drain(c)) < 0)
+        if (rc == 0) {
+            int64_t pts = (int64_t)(n * 90000 / G.fps);
+            cv_frame *f = make_frame(c->cam, n, pts, in_band_ps);
+            if (!f) {
+                rc = -ENOMEM;
+                break;
+            }
+            in_band_ps = false;
+            cv_wire *wire = NULL;
+            rc = cv_rtp_packer_pack(pk, f, (uint32_t)pts + ts_off, 0, &wire);
+            cv_frame_unref(f);
+            if (rc < 0)
+                break;
+            rc = send_wire(c, wire);
+            cv_wire_free(wire);
+            if (rc < 0)
+                break;
+            c->cam->sent++;
+        }
+        if ((rc = drain(c)) < 0)
             break;
-        c->cam->sent++;
         n++;
         /* Fell behind (a stall): skip to the current slot rather than burst. */
         uint64_t cur = (uint64_t)(cv_now_us() - G.t0_us) * G.fps / 1000000;
@@ -417,16 +549,87 @@ static int stream(conn *c)
     return rc;
 }
 
+/* Sets the port of an IPv4 or IPv6 address. */
+static void set_port(struct sockaddr_storage *sa, int port)
+{
+    if (sa->ss_family == AF_INET)
+        ((struct sockaddr_in *)sa)->sin_port = htons((uint16_t)port);
+    else
+        ((struct sockaddr_in6 *)sa)->sin6_port = htons((uint16_t)port);
+}
+
+static int get_port(const struct sockaddr_storage *sa)
+{
+    return ntohs(sa->ss_family == AF_INET ? ((const struct sockaddr_in *)sa)->sin_port
+                                          : ((const struct sockaddr_in6 *)sa)->sin6_port);
+}
+
+/* Opens an RTP/RTCP pair of UDP sockets on consecutive ports (RTP even) at
+ * the RTSP connection's local address. Returns the RTP port or a negative
+ * errno. */
+static int open_udp_pair(conn *c)
+{
+    struct sockaddr_storage local;
+    socklen_t len = sizeof(local);
+    if (getsockname(c->fd, (struct sockaddr *)&local, &len) < 0)
+        return -errno;
+    for (int attempt = 0; attempt < 32; attempt++) {
+        int fds[2] = {-1, -1}, port = 0;
+        for (int k = 0; k < 2; k++) {
+            fds[k] = socket(local.ss_family, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+            if (fds[k] < 0)
+                break;
+            struct sockaddr_storage a = local;
+            set_port(&a, k == 0 ? 0 : port + 1);
+            socklen_t al = len;
+            if (bind(fds[k], (struct sockaddr *)&a, len) < 0 || getsockname(fds[k], (struct sockaddr *)&a, &al) < 0)
+                break;
+            if (k == 0)
+                port = get_port(&a);
+            if (port % 2 != 0 || port >= 65535)
+                break;
+            if (k == 1) {
+                c->udp[0] = fds[0];
+                c->udp[1] = fds[1];
+                return port;
+            }
+        }
+        for (int k = 0; k < 2; k++)
+            if (fds[k] >= 0)
+                close(fds[k]);
+    }
+    return -EADDRINUSE;
+}
+
+/* After SETUP: aims the UDP sockets at the server_port of the answer. */
+static int connect_udp(conn *c)
+{
+    cv_rtsp_transport tr;
+    if (cv_rtsp_parse_transport(cv_str_from(c->transport), &tr) != 0 || tr.tcp || tr.server_port[0] <= 0)
+        return -EPROTO;
+    struct sockaddr_storage peer;
+    socklen_t len = sizeof(peer);
+    if (getpeername(c->fd, (struct sockaddr *)&peer, &len) < 0)
+        return -errno;
+    for (int k = 0; k < 2; k++) {
+        int port = tr.server_port[k] > 0 ? tr.server_port[k] : tr.server_port[0] + k;
+        set_port(&peer, port);
+        if (connect(c->udp[k], (struct sockaddr *)&peer, len) < 0)
+            return -errno;
+    }
+    return 0;
+}
+
 static int session_run(camera *cam, uint8_t *rbuf)
 {
-    conn c = {.cam = cam, .rbuf = rbuf};
+    conn c = {.cam = cam, .rbuf = rbuf, .udp = {-1, -1}};
     c.fd = dial(cam);
     if (c.fd < 0)
         return c.fd;
     int rc;
     cv_sbuf sdp;
     cv_sbuf_init(&sdp);
-    cv_sdp_build(&sdp, &G.clip.track, 1, G.host, "camsim");
+    cv_sdp_build(&sdp, &cam->clip->track, 1, G.host, "camsim");
     if (!cv_sbuf_ok(&sdp)) {
         rc = -ENOMEM;
         goto out;
@@ -439,10 +642,27 @@ static int session_run(camera *cam, uint8_t *rbuf)
     }
     char uri[600];
     snprintf(uri, sizeof(uri), "%s/trackID=0", cam->base);
-    rc = request(&c, "SETUP", uri, "Transport: RTP/AVP/TCP;unicast;interleaved=0-1;mode=record\r\n", NULL, NULL, 0);
+    char transport[128];
+    if (G.udp) {
+        int port = open_udp_pair(&c);
+        if (port < 0) {
+            logf_(cam, "cannot open UDP ports: %s", strerror(-port));
+            rc = port;
+            goto out;
+        }
+        snprintf(transport, sizeof(transport), "Transport: RTP/AVP;unicast;client_port=%d-%d;mode=record\r\n", port,
+                 port + 1);
+    } else {
+        snprintf(transport, sizeof(transport), "Transport: RTP/AVP/TCP;unicast;interleaved=0-1;mode=record\r\n");
+    }
+    rc = request(&c, "SETUP", uri, transport, NULL, NULL, 0);
     if (rc != 200) {
         logf_(cam, "SETUP failed (%d)", rc);
         rc = rc < 0 ? rc : -EPROTO;
+        goto out;
+    }
+    if (G.udp && (rc = connect_udp(&c)) < 0) {
+        logf_(cam, "SETUP answer without a usable server_port: %s", c.transport);
         goto out;
     }
     rc = request(&c, "RECORD", cam->base, "Range: npt=0.000-\r\n", NULL, NULL, 0);
@@ -451,13 +671,20 @@ static int session_run(camera *cam, uint8_t *rbuf)
         rc = rc < 0 ? rc : -EPROTO;
         goto out;
     }
-    logf_(cam, "recording to %s", cam->base);
+    logf_(cam, "recording to %s over %s", cam->base, G.udp ? "UDP" : "TCP");
     rc = stream(&c);
     if (rc < 0)
-        logf_(cam, "connection lost: %s", strerror(-rc));
+        logf_(cam, "connection %s: %s", c.abort ? "dropped" : "lost", strerror(-rc));
 out:
     cv_sbuf_free(&sdp);
+    if (c.abort) {
+        struct linger lg = {.l_onoff = 1, .l_linger = 0}; /* close with a reset */
+        setsockopt(c.fd, SOL_SOCKET, SO_LINGER, &lg, sizeof(lg));
+    }
     close(c.fd);
+    for (int k = 0; k < 2; k++)
+        if (c.udp[k] >= 0)
+            close(c.udp[k]);
     return rc;
 }
 
@@ -471,7 +698,14 @@ static void *camera_main(void *arg)
     }
     while (!should_stop()) {
         (void)session_run(cam, rbuf);
-        if (!sleep_until(cv_now_us() + 1000000))
+        /* A drop that came while disconnected: stay away with the others. */
+        if (atomic_exchange(&cam->drop_req, 0))
+            camsim_applied("drop %s", cam->hex);
+        /* A second later, or at the fleet's comeback time after a drop. */
+        int64_t at = atomic_exchange(&cam->reconnect_at_us, 0);
+        if (at <= 0)
+            at = cv_now_us() + 1000000;
+        if (!sleep_until(at))
             break;
         logf_(cam, "reconnecting");
     }
@@ -483,31 +717,40 @@ static void *camera_main(void *arg)
 
 static void usage(FILE *f)
 {
-    fprintf(f, "usage: camsim --server rtsp://HOST:PORT --camera ID:SECRET [--camera ID:SECRET ...]\n"
-               "              --clip FILE.h264 [--fps 25] [--transport tcp] [--seconds N] [--seq-start N]\n"
-               "Pushes a looped raw H.264 (Annex-B) clip to camvault as each camera, with an SEI\n"
-               "watermark (camera id, sequence number, capture time) in every access unit.\n");
+    fprintf(f, "usage: camsim --server rtsp://HOST:PORT --camera ID:SECRET[:CLIP] [--camera ...]\n"
+               "              [--clip FILE.h264] [--fps 25] [--transport tcp|udp] [--seconds N] [--seq-start N]\n"
+               "Pushes a looped raw H.264 (Annex-B) clip to camvault as each camera (its own CLIP,\n"
+               "else --clip), with an SEI watermark (camera id, sequence number, capture time) in\n"
+               "every access unit. Commands on stdin, one per line:\n"
+               "  drop <ID|all>   stall <ID|all> <seconds>   garbage <ID|all>   resize <ID|all> <CLIP>\n");
 }
 
+static const char *cam_clip_path[CAMSIM_MAX_CAMERAS]; /* --camera ID:SECRET:CLIP, else NULL */
+
+/* ID:SECRET or ID:SECRET:CLIP (the secret then may not hold a ':'). */
 static int add_camera(const char *arg)
 {
     const char *colon = strchr(arg, ':');
-    if (G.ncams == MAX_CAMERAS) {
-        fprintf(stderr, "camsim: at most %d cameras\n", MAX_CAMERAS);
+    if (camsim_ncams == CAMSIM_MAX_CAMERAS) {
+        fprintf(stderr, "camsim: at most %d cameras\n", CAMSIM_MAX_CAMERAS);
         return -1;
     }
-    camera *cam = &cams[G.ncams];
+    camera *cam = &camsim_cams[camsim_ncams];
     if (!colon || cv_id_from_hex(arg, (size_t)(colon - arg), &cam->id) != 0) {
-        fprintf(stderr, "camsim: --camera wants ID:SECRET with a 32-hex-digit id: %s\n", arg);
+        fprintf(stderr, "camsim: --camera wants ID:SECRET[:CLIP] with a 32-hex-digit id: %s\n", arg);
         return -1;
     }
-    if (strlen(colon + 1) == 0 || strlen(colon + 1) >= sizeof(cam->secret)) {
-        fprintf(stderr, "camsim: --camera: bad secret length\n");
+    const char *secret = colon + 1, *clip = strchr(secret, ':');
+    size_t slen = clip ? (size_t)(clip - secret) : strlen(secret);
+    if (slen == 0 || slen >= sizeof(cam->secret) || (clip && clip[1] == '\0')) {
+        fprintf(stderr, "camsim: --camera: bad secret length or empty clip\n");
         return -1;
     }
-    snprintf(cam->secret, sizeof(cam->secret), "%s", colon + 1);
+    memcpy(cam->secret, secret, slen);
+    cam->secret[slen] = '\0';
+    cam_clip_path[camsim_ncams] = clip ? clip + 1 : NULL;
     cv_id_to_hex(&cam->id, cam->hex);
-    G.ncams++;
+    camsim_ncams++;
     return 0;
 }
 
@@ -548,10 +791,11 @@ int main(int argc, char **argv)
             }
             break;
         case 't':
-            if (strcmp(optarg, "tcp") != 0) {
-                fprintf(stderr, "camsim: --transport %s is not supported yet (tcp only)\n", optarg);
+            if (strcmp(optarg, "tcp") != 0 && strcmp(optarg, "udp") != 0) {
+                fprintf(stderr, "camsim: --transport wants tcp or udp\n");
                 return 2;
             }
+            G.udp = strcmp(optarg, "udp") == 0;
             break;
         case 'n':
             if (parse_uint(optarg, 10u * 365 * 86400, &seconds) < 0) {
@@ -574,7 +818,12 @@ int main(int argc, char **argv)
             return 2;
         }
     }
-    if (!server || !clip || !G.ncams || optind != argc) {
+    bool clips_ok = clip != NULL;
+    for (size_t i = 0; i < camsim_ncams; i++)
+        clips_ok = clips_ok || cam_clip_path[i];
+    for (size_t i = 0; i < camsim_ncams && !clip; i++)
+        clips_ok = clips_ok && cam_clip_path[i];
+    if (!server || !clips_ok || !camsim_ncams || optind != argc) {
         usage(stderr);
         return 2;
     }
@@ -587,24 +836,28 @@ int main(int argc, char **argv)
     snprintf(G.port, sizeof(G.port), "%u", url.port);
     bool v6 = strchr(url.host, ':') != NULL;
     snprintf(G.hostport, sizeof(G.hostport), "%s%s%s:%u", v6 ? "[" : "", url.host, v6 ? "]" : "", url.port);
-    for (size_t i = 0; i < G.ncams; i++) {
-        char base[sizeof(cams[i].base)]; /* not straight into cams[i]: it is also a source */
-        snprintf(base, sizeof(base), "rtsp://%s/cam/%s", G.hostport, cams[i].hex);
-        memcpy(cams[i].base, base, sizeof(base));
+    for (size_t i = 0; i < camsim_ncams; i++) {
+        char base[sizeof(camsim_cams[i].base)]; /* not straight into the camera: it is also a source */
+        snprintf(base, sizeof(base), "rtsp://%s/cam/%s", G.hostport, camsim_cams[i].hex);
+        memcpy(camsim_cams[i].base, base, sizeof(base));
     }
     G.fps = (unsigned)fps;
     G.seconds = (int64_t)seconds;
 
     char err[256];
-    if (camsim_clip_load(&G.clip, clip, err, sizeof(err)) < 0) {
-        fprintf(stderr, "camsim: %s: %s\n", clip, err);
-        return 1;
+    for (size_t i = 0; i < camsim_ncams; i++) {
+        const char *path = cam_clip_path[i] ? cam_clip_path[i] : clip;
+        if (!(camsim_cams[i].clip = camsim_clips_get(path, err, sizeof(err)))) {
+            fprintf(stderr, "camsim: %s: %s\n", path, err);
+            camsim_clips_close();
+            return 1;
+        }
     }
     G.t0_us = cv_now_us();
     G.seq_base = have_seq_start ? seq_start : (uint64_t)cv_wall_us() * G.fps / 1000000;
     srandom((unsigned)(cv_wall_us() ^ getpid()));
-    fprintf(stderr, "camsim: %zu access units in %s, %zu camera(s) at %u fps, seq from %llu\n", G.clip.naus, clip,
-            G.ncams, G.fps, (unsigned long long)G.seq_base);
+    fprintf(stderr, "camsim: %zu camera(s) at %u fps over %s, seq from %llu\n", camsim_ncams, G.fps,
+            G.udp ? "UDP" : "TCP", (unsigned long long)G.seq_base);
 
     struct sigaction sa = {.sa_handler = on_signal};
     sigemptyset(&sa.sa_mask);
@@ -612,9 +865,12 @@ int main(int argc, char **argv)
     sigaction(SIGTERM, &sa, NULL);
     signal(SIGPIPE, SIG_IGN);
 
+    int crc = camsim_control_start();
+    if (crc < 0)
+        fprintf(stderr, "camsim: no control thread: %s\n", strerror(-crc));
     size_t started = 0;
-    for (; started < G.ncams; started++) {
-        int rc = pthread_create(&cams[started].thread, NULL, camera_main, &cams[started]);
+    for (; started < camsim_ncams; started++) {
+        int rc = pthread_create(&camsim_cams[started].thread, NULL, camera_main, &camsim_cams[started]);
         if (rc != 0) {
             fprintf(stderr, "camsim: cannot start a thread: %s\n", strerror(rc));
             atomic_store(&stopping, 1);
@@ -622,9 +878,10 @@ int main(int argc, char **argv)
         }
     }
     for (size_t i = 0; i < started; i++)
-        pthread_join(cams[i].thread, NULL);
+        pthread_join(camsim_cams[i].thread, NULL);
     for (size_t i = 0; i < started; i++)
-        fprintf(stderr, "camsim: %s: sent %llu access units\n", cams[i].hex, (unsigned long long)cams[i].sent);
-    camsim_clip_free(&G.clip);
-    return started == G.ncams ? 0 : 1;
+        fprintf(stderr, "camsim: %s: sent %llu access units\n", camsim_cams[i].hex,
+                (unsigned long long)camsim_cams[i].sent);
+    camsim_clips_close();
+    return started == camsim_ncams ? 0 : 1;
 }

@@ -2,6 +2,7 @@
 #include "clip.h"
 
 #include <errno.h>
+#include <pthread.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -130,6 +131,13 @@ int camsim_clip_load(camsim_clip *c, const char *path, char *err, size_t errcap)
     /* Drop a trailing access unit without a slice (nothing to show). */
     if (c->naus && !au_has_vcl)
         c->naus--;
+    bool have_key = false;
+    for (size_t a = 0; a < c->naus && !have_key; a++)
+        for (size_t k = c->au_first[a]; k < c->au_first[a] + c->au_count[a] && !have_key; k++)
+            if ((c->nals[k][0] & 0x1f) == 5) {
+                c->first_key = a;
+                have_key = true;
+            }
     if (!c->naus) {
         camsim_clip_free(c);
         return fail(err, errcap, "no H.264 access unit with a slice in the clip", -EINVAL);
@@ -154,4 +162,78 @@ void camsim_clip_free(camsim_clip *c)
     free(c->au_first);
     free(c->au_count);
     memset(c, 0, sizeof(*c));
+}
+
+/* ------------------------------------------------------------ registry */
+
+typedef struct clip_entry {
+    struct clip_entry *next;
+    camsim_clip clip;
+    char path[];
+} clip_entry;
+
+static pthread_mutex_t reg_lock = PTHREAD_MUTEX_INITIALIZER;
+static clip_entry *reg_head;
+static bool reg_closed;
+
+static const camsim_clip *find_locked(const char *path)
+{
+    for (clip_entry *e = reg_head; e; e = e->next)
+        if (strcmp(e->path, path) == 0)
+            return &e->clip;
+    return NULL;
+}
+
+const camsim_clip *camsim_clips_get(const char *path, char *err, size_t errcap)
+{
+    pthread_mutex_lock(&reg_lock);
+    const camsim_clip *found = reg_closed ? NULL : find_locked(path);
+    bool closed = reg_closed;
+    pthread_mutex_unlock(&reg_lock);
+    if (found)
+        return found;
+    if (closed) {
+        snprintf(err, errcap, "camsim is stopping");
+        return NULL;
+    }
+    /* Load outside the lock: it reads a file. */
+    size_t plen = strlen(path);
+    clip_entry *e = malloc(sizeof(*e) + plen + 1);
+    if (!e) {
+        snprintf(err, errcap, "out of memory");
+        return NULL;
+    }
+    memcpy(e->path, path, plen + 1);
+    if (camsim_clip_load(&e->clip, path, err, errcap) < 0) {
+        free(e);
+        return NULL;
+    }
+    pthread_mutex_lock(&reg_lock);
+    if (reg_closed || (found = find_locked(path)) != NULL) {
+        pthread_mutex_unlock(&reg_lock);
+        camsim_clip_free(&e->clip);
+        free(e);
+        if (!found)
+            snprintf(err, errcap, "camsim is stopping");
+        return found;
+    }
+    e->next = reg_head;
+    reg_head = e;
+    pthread_mutex_unlock(&reg_lock);
+    return &e->clip;
+}
+
+void camsim_clips_close(void)
+{
+    pthread_mutex_lock(&reg_lock);
+    reg_closed = true;
+    clip_entry *e = reg_head;
+    reg_head = NULL;
+    pthread_mutex_unlock(&reg_lock);
+    while (e) {
+        clip_entry *next = e->next;
+        camsim_clip_free(&e->clip);
+        free(e);
+        e = next;
+    }
 }

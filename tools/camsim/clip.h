@@ -17,6 +17,7 @@ typedef struct {
     size_t *au_first; /* index in nals of each access unit's first NAL */
     size_t *au_count;
     size_t naus;
+    size_t first_key;    /* index of the first access unit with an IDR slice */
     cv_track_info track; /* H.264 with the first SPS and PPS of the clip */
 } camsim_clip;
 
@@ -25,5 +26,13 @@ typedef struct {
  * CV_MAX_PARAM_SET). */
 int camsim_clip_load(camsim_clip *c, const char *path, char *err, size_t errcap);
 void camsim_clip_free(camsim_clip *c);
+
+/* The registry: every clip camsim uses, loaded once per path and shared
+ * read-only by the camera threads. Thread-safe. Returns the clip, or NULL
+ * with a one-line reason in err. The clip stays valid until
+ * camsim_clips_close(). */
+const camsim_clip *camsim_clips_get(const char *path, char *err, size_t errcap);
+/* Frees every clip; later camsim_clips_get() calls fail. */
+void camsim_clips_close(void);
 
 #endif

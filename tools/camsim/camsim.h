@@ -1,0 +1,44 @@
+/* Shared between camsim.c (the camera threads) and control.c (commands on
+ * stdin): the camera table and the per-camera requests the control thread
+ * raises and the camera thread applies. */
+#ifndef CAMSIM_H
+#define CAMSIM_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdint.h>
+
+#include "base/id.h"
+#include "clip.h"
+
+#define CAMSIM_MAX_CAMERAS 256
+
+typedef struct {
+    cv_id id;
+    char hex[CV_ID_HEX_LEN + 1];
+    char secret[128];
+    char base[512]; /* rtsp://host:port/cam/<hex>, no credentials */
+    pthread_t thread;
+    uint64_t sent;           /* access units sent, over every session */
+    const camsim_clip *clip; /* current clip (registry-owned); camera thread only once started */
+
+    /* Requests, raised by the control thread, taken (exchanged back to
+     * 0/NULL) by the camera thread. */
+    atomic_int drop_req;
+    atomic_int garbage_req;
+    _Atomic int64_t stall_req_us;          /* stall for this long */
+    _Atomic int64_t reconnect_at_us;       /* after a drop: monotonic time to come back */
+    _Atomic(const camsim_clip *) next_clip; /* resize */
+} camsim_camera;
+
+extern camsim_camera camsim_cams[CAMSIM_MAX_CAMERAS];
+extern size_t camsim_ncams;
+
+/* Starts the detached thread that reads commands from stdin (see control.c).
+ * Returns 0 or a negative errno. */
+int camsim_control_start(void);
+
+/* Prints "camsim: <what> applied" on stdout, flushed: tests wait for it. */
+void camsim_applied(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+#endif
