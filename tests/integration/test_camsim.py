@@ -11,9 +11,8 @@ import threading
 import time
 import urllib.parse
 
-import pytest
 
-from conftest import BUILD, ROOT, SANITIZER_MARKS, SLOW, have, wait_for, wait_live
+from conftest import BUILD, ROOT, SANITIZER_MARKS, SLOW, wait_for, wait_live
 from pattern import decode_jpeg, jpeg_size, read_mjpeg
 
 sys.path.insert(0, str(ROOT / "tools" / "camsim"))
@@ -22,7 +21,6 @@ from sei import access_units, annexb_nals, parse_sei, parse_sei_nal  # noqa: E40
 
 CAMSIM = BUILD / "tools" / "camsim" / "camsim"
 
-pytestmark = pytest.mark.skipif(not have("ffmpeg"), reason="needs ffmpeg")
 
 _clip_lock = threading.Lock()
 

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import SLOW, ffprobe_streams, have, make_clip, push_camera, wait_for, wait_live
+from conftest import SLOW, ffprobe_streams, make_clip, push_camera, wait_for, wait_live
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "chaos"))
 from faultproxy import FaultNet  # noqa: E402
@@ -406,7 +406,6 @@ def test_udp_replies_go_back_to_each_client(net):
 # ---------------------------------------------------------------- real camvault
 
 
-@pytest.mark.skipif(not (have("ffmpeg") and have("ffprobe")), reason="needs ffmpeg and ffprobe")
 def test_rtsp_viewer_through_jittery_proxy(server, procs, net):
     srv = server()
     cam = srv.add_camera("cam-chaos")
