@@ -257,29 +257,6 @@ bool cv_api_json_ctype(cv_str ct)
     return rest.len == 0 || rest.p[0] == ';';
 }
 
-static bool token68(char c)
-{
-    return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' || c == '.' ||
-           c == '_' || c == '~' || c == '+' || c == '/' || c == '=';
-}
-
-bool cv_api_bearer(cv_str header, cv_str *token)
-{
-    if (!header.p)
-        return false;
-    cv_str h = cv_str_trim(header);
-    if (h.len < 8 || !cv_str_ieq((cv_str){h.p, 6}, CV_STR_LIT("Bearer")) || (h.p[6] != ' ' && h.p[6] != '\t'))
-        return false;
-    cv_str t = cv_str_trim((cv_str){h.p + 7, h.len - 7});
-    if (t.len == 0)
-        return false;
-    for (size_t i = 0; i < t.len; i++)
-        if (!token68(t.p[i]))
-            return false;
-    *token = t;
-    return true;
-}
-
 int cv_api_path_split(cv_str path, char seg[CV_API_SEGS_MAX][CV_API_SEG_MAX])
 {
     static const char prefix[] = "/api/v1/";

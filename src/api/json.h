@@ -1,6 +1,6 @@
 /* The REST API's input side as pure functions: request bodies checked
  * against a small per-route schema, the /api/v1/ path split into decoded
- * segments, the Bearer and Content-Type headers. No I/O, no store, no clock;
+ * segments, the Content-Type header (Bearer: cv_http_bearer). No I/O, no store, no clock;
  * thread-safe. tests/fuzz/fuzz-json.c drives every schema through here. */
 #ifndef CV_API_JSON_H
 #define CV_API_JSON_H
@@ -84,8 +84,6 @@ uint32_t cv_api_scope_bit(const char *s, size_t len);
  * ("; charset=utf-8"). */
 bool cv_api_json_ctype(cv_str ct);
 
-/* "Bearer <token68>" (scheme in any case): the token, else false. */
-bool cv_api_bearer(cv_str header, cv_str *token);
 
 #define CV_API_SEGS_MAX 6
 #define CV_API_SEG_MAX 128

@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "api/api_int.h"
+#include "http/parse.h"
 #include "auth/totp.h"
 #include "base/log.h"
 #include "store/audit.h"
@@ -87,7 +88,7 @@ bool cv__api_authenticate(cv__api_call *c, bool unsafe)
 {
     cv_str secret;
     bool cookie = false;
-    if (!cv_api_bearer(cv_http_req_header(c->req, "Authorization"), &secret)) {
+    if (!cv_http_bearer(cv_http_req_header(c->req, "Authorization"), &secret)) {
         secret = cv_http_req_cookie(c->req, COOKIE);
         cookie = true;
     }

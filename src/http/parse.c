@@ -534,3 +534,26 @@ int cv_http_query_param(cv_str query, const char *name, char *out, size_t cap)
     }
     return -ENOENT;
 }
+
+static bool token68(char c)
+{
+    return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' || c == '.' ||
+           c == '_' || c == '~' || c == '+' || c == '/' || c == '=';
+}
+
+bool cv_http_bearer(cv_str header, cv_str *token)
+{
+    if (!header.p)
+        return false;
+    cv_str h = cv_str_trim(header);
+    if (h.len < 8 || !cv_str_ieq((cv_str){h.p, 6}, CV_STR_LIT("Bearer")) || (h.p[6] != ' ' && h.p[6] != '\t'))
+        return false;
+    cv_str t = cv_str_trim((cv_str){h.p + 7, h.len - 7});
+    if (t.len == 0)
+        return false;
+    for (size_t i = 0; i < t.len; i++)
+        if (!token68(t.p[i]))
+            return false;
+    *token = t;
+    return true;
+}

@@ -77,5 +77,8 @@ int cv_http_query_param(cv_str query, const char *name, char *out, size_t cap);
  * Returns the decoded length, -EBADMSG for a bad escape or %00, -ENOSPC when
  * it does not fit (a bad escape wins over a short buffer). */
 int cv_http_pct_decode(cv_str in, bool plus_is_space, char *out, size_t cap);
+/* An Authorization value "Bearer <token68>" (RFC 6750; scheme in any case):
+ * the token, else false. Shared by the API, the media routes and /metrics. */
+bool cv_http_bearer(cv_str header, cv_str *token);
 
 #endif

@@ -15,6 +15,7 @@
 #include "api/api.h"
 #include "auth/key.h"
 #include "base/log.h"
+#include "http/parse.h"
 #include "http/server.h"
 #include "hub/registry.h"
 #include "server/access.h"
@@ -313,14 +314,10 @@ static void serve_metrics(cv_server *s, cv_http_req *req)
 {
     char tok[128];
     int n = cv_http_req_query_param(req, "token", tok, sizeof(tok));
-    if (n < 0) {
-        cv_str a = cv_http_req_header(req, "Authorization");
-        n = -1;
-        if (a.p && a.len > 7 && a.len - 7 < sizeof(tok) && cv_str_ieq((cv_str){a.p, 7}, CV_STR_LIT("Bearer "))) {
-            cv_str t = cv_str_trim((cv_str){a.p + 7, a.len - 7});
-            memcpy(tok, t.p, t.len);
-            n = (int)t.len;
-        }
+    cv_str t;
+    if (n < 0 && cv_http_bearer(cv_http_req_header(req, "Authorization"), &t) && t.len < sizeof(tok)) {
+        memcpy(tok, t.p, t.len);
+        n = (int)t.len;
     }
     uint8_t h[32];
     if (n > 0)

@@ -15,20 +15,6 @@
 
 static bool try_answer(cv__wreq *r);
 
-/* The stream of the rendition asked for (a new reference), or NULL. The
- * substream is reached only through its camera's main stream. */
-static cv_stream *rendition(cv_watch *w, const cv_id *camera, bool sub)
-{
-    cv_stream *main = cv_registry_find(w->cfg.reg, camera);
-    if (!main || !sub)
-        return main;
-    cv_stream *s = cv_stream_ext(main, CV_STREAM_EXT_SUB);
-    if (s)
-        cv_stream_ref(s);
-    cv_stream_unref(main);
-    return s;
-}
-
 /* The request was answered (and freed by the HTTP server): release ours. */
 static void finish(cv__wreq *r)
 {
@@ -231,7 +217,7 @@ static bool try_answer(cv__wreq *r)
         cv__watch_json_error(r->req, 401, "session expired or unknown: reload with a token", NULL);
         return true;
     }
-    cv_stream *s = rendition(w, &r->camera, r->sub);
+    cv_stream *s = cv__watch_stream(w, &r->camera, r->sub);
     if (!s) {
         if (r->sub)
             cv__watch_json_error(r->req, 404, "this camera has no substream", NULL);

@@ -51,14 +51,7 @@ static void live_gone(void *ctx, cv_http_req *req)
  * answering 503 "camera offline". */
 static cv_stream *online_stream(cv__wreq *r)
 {
-    cv_stream *s = cv_registry_find(r->w->cfg.reg, &r->camera);
-    if (s && r->sub) {
-        cv_stream *sub = cv_stream_ext(s, CV_STREAM_EXT_SUB);
-        if (sub)
-            cv_stream_ref(sub);
-        cv_stream_unref(s);
-        s = sub;
-    }
+    cv_stream *s = cv__watch_stream(r->w, &r->camera, r->sub);
     if (!s || !cv_stream_online(s)) {
         cv__watch_offline(r->w, r->req, s);
         cv_stream_unref(s);

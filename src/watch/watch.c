@@ -11,6 +11,7 @@
 #include "base/log.h"
 #include "base/util.h"
 #include "auth/token.h"
+#include "http/parse.h"
 #include "store/people.h"
 
 /* ------------------------------------------------------------ answers */
@@ -45,6 +46,18 @@ void cv__watch_event(cv_watch *w, cv_rtsp_event_kind kind, const cv__wreq *r, co
     static const char *const names[] = {"hls", "mp4", "mjpeg", "snapshot"};
     if (w->cfg.on_event)
         w->cfg.on_event(w->cfg.ctx, kind, &r->camera, &r->acc, r->peer, names[r->proto], detail);
+}
+
+cv_stream *cv__watch_stream(cv_watch *w, const cv_id *camera, bool sub)
+{
+    cv_stream *main = cv_registry_find(w->cfg.reg, camera);
+    if (!main || !sub)
+        return main;
+    cv_stream *s = cv_stream_ext(main, CV_STREAM_EXT_SUB);
+    if (s)
+        cv_stream_ref(s);
+    cv_stream_unref(main);
+    return s;
 }
 
 /* The last write: whatever is about to reach the socket must come from the
@@ -298,15 +311,11 @@ static bool authorize(cv_watch *w, cv__wreq *r, cv_http_req *req)
     }
     char tok[CV_TOKEN_MAX + 8];
     n = cv_http_req_query_param(req, "token", tok, sizeof(tok));
-    if (n < 0) {
-        cv_str a = cv_http_req_header(req, "Authorization");
-        if (a.p && a.len > 7 && cv_str_ieq(cv_str_trim((cv_str){a.p, 7}), CV_STR_LIT("Bearer")) &&
-            a.len - 7 < sizeof(tok)) {
-            cv_str t = cv_str_trim((cv_str){a.p + 7, a.len - 7});
-            memcpy(tok, t.p, t.len);
-            tok[t.len] = 0;
-            n = (int)t.len;
-        }
+    cv_str t;
+    if (n < 0 && cv_http_bearer(cv_http_req_header(req, "Authorization"), &t) && t.len < sizeof(tok)) {
+        memcpy(tok, t.p, t.len);
+        tok[t.len] = 0;
+        n = (int)t.len;
     }
     if (n < 0) {
         w->stats.refused++;

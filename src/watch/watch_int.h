@@ -88,6 +88,9 @@ struct cv_watch {
 void cv__watch_json_error(cv_http_req *req, int status, const char *msg, const char *extra);
 void cv__watch_offline(cv_watch *w, cv_http_req *req, const cv_stream *s);
 bool cv__watch_provenance_ok(cv__wreq *r, const cv_frame *f);
+/* The stream of the rendition asked for (a new reference), or NULL. The
+ * substream is reached only through its camera's main stream. */
+cv_stream *cv__watch_stream(cv_watch *w, const cv_id *camera, bool sub);
 void cv__watch_event(cv_watch *w, cv_rtsp_event_kind kind, const cv__wreq *r, const char *detail);
 void cv__wreq_release(cv__wreq *r);
 cv__wreq *cv__wreq_new(cv_watch *w, cv_http_req *req, cv__wr_kind kind, const cv_id *camera);

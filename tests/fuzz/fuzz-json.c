@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "api/json.h"
+#include "http/parse.h"
 #include "store/people.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
@@ -161,7 +162,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     fuzz_path(data, size);
 
     cv_str hdr = {(const char *)data, size}, tok;
-    if (cv_api_bearer(hdr, &tok)) {
+    if (cv_http_bearer(hdr, &tok)) {
         CHECK(tok.len > 0 && inside(tok, data, size));
         for (size_t i = 0; i < tok.len; i++)
             CHECK(tok.p[i] > 0x20 && tok.p[i] < 0x7f);
