@@ -1,7 +1,7 @@
 # The two commands a newcomer needs (see README.md):
 #   make demo   installs what is missing, builds, runs the server with a synthetic camera
 #   make test   installs what is missing, builds, runs every test
-# plus: make build, make test-asan, make fuzz, make bench, make clean.
+# plus: make build, make test-asan, make fuzz, make chaos, make bench, make clean.
 
 BUILD      ?= build
 ASAN_BUILD ?= build-asan
@@ -9,7 +9,7 @@ FUZZ_BUILD ?= build-fuzz
 FUZZ_SECONDS ?= 60
 MESON_OPTS ?= -Dwerror=true
 
-.PHONY: all deps deps-test build demo test test-unit test-integration test-asan fuzz bench clean
+.PHONY: all deps deps-test build demo test test-unit test-integration test-asan fuzz chaos bench clean
 
 all: build
 
@@ -45,6 +45,11 @@ test-asan: deps-test
 
 fuzz: deps-test
 	FUZZ_SECONDS=$(FUZZ_SECONDS) scripts/test-all.sh --fuzz-only
+
+# The cross-home isolation chaos test: CI mode by default (a few minutes);
+# 'make chaos CHAOS_ARGS="--minutes 60"' for a soak (docs/chaos.md).
+chaos: deps-test build
+	tests/chaos/run --build $(BUILD) $(CHAOS_ARGS)
 
 bench: build
 	/usr/bin/python3 bench/run.py --build $(BUILD)

@@ -2,7 +2,9 @@
 # Runs every camvault test and ends with one line 'N passed, N failed'.
 #   1. gcc build with -Werror: unit tests + fuzz corpora (meson), integration (pytest)
 #   2. the same under AddressSanitizer + UndefinedBehaviorSanitizer
-#   3. each libFuzzer target (clang) for FUZZ_SECONDS
+#   3. the chaos test in CI mode (tests/chaos/run, a few minutes) on the ASan
+#      build (the gcc build with --no-asan); CHAOS=0 leaves it out
+#   4. each libFuzzer target (clang) for FUZZ_SECONDS
 # Options: --asan-only, --fuzz-only, --no-asan, --no-fuzz. Exit status is
 # non-zero when anything failed.
 set -uo pipefail
@@ -72,6 +74,21 @@ if [ $do_plain = 1 ]; then
 fi
 if [ $do_asan = 1 ]; then
   label=asan run_suite build-asan -Dwerror=true -Db_sanitize=address,undefined -Db_lundef=false -Dbuildtype=debug
+fi
+if [ $do_plain = 1 ] || [ $do_asan = 1 ]; then
+  if [ "${CHAOS:-1}" = 1 ]; then
+    chaos_build=build
+    [ $do_asan = 1 ] && chaos_build=build-asan
+    echo "== chaos test, CI mode, on $chaos_build (tests/chaos/run; progress lines left out)"
+    tests/chaos/run --build "$chaos_build" >"$results/chaos.log" 2>&1
+    rc=$?
+    grep -v '] t+ ' "$results/chaos.log" | tail -40
+    if [ $rc -eq 0 ] && grep -q '^chaos: .*foreign=0 late=0 unrecovered=0 crashes=0 control=1' "$results/chaos.log"; then
+      passed=$((passed + 1))
+    else
+      step_fail "chaos test (tests/chaos/run exit $rc)"
+    fi
+  fi
 fi
 if [ $do_fuzz = 1 ]; then
   echo "== fuzzers: each for ${FUZZ_SECONDS}s"
