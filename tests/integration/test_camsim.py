@@ -2,17 +2,21 @@
 pushes several cameras, every access unit a viewer gets carries that
 camera's SEI watermark, and a restarted camsim picks up where it left off.
 Slice 2: per-camera clips with the id drawn into the picture, UDP transport,
-and misbehaviour on demand (drop, stall, garbage, resize on stdin)."""
+and misbehaviour on demand (drop, stall, garbage, resize on stdin).
+Slice 3: camsim as a camera that camvault pulls (--listen, --serve)."""
 import re
 import signal
+import socket
 import subprocess
 import sys
 import threading
 import time
 import urllib.parse
 
+import pytest
 
-from conftest import BUILD, ROOT, SANITIZER_MARKS, SLOW, wait_for, wait_live
+
+from conftest import BUILD, ROOT, SANITIZER_MARKS, SLOW, free_port, wait_for, wait_live
 from pattern import decode_jpeg, jpeg_size, read_mjpeg
 
 sys.path.insert(0, str(ROOT / "tools" / "camsim"))
@@ -411,4 +415,122 @@ def test_stall_keeps_the_connection(server, procs, tmp_path):
     assert len(g) == 1 and 15 <= g[0][1] - g[0][0] <= 60, f"expected one ~25-frame gap: {g}"
     assert sim.text().count("recording to") == 1, sim.text()
     assert "reconnecting" not in sim.text()
+    stop_cleanly(sim)
+
+
+# --------------------------------------------------------------- slice 3: pull-serving
+
+def spawn_serving(procs, port, served, stdin=False):
+    """camsim serving [(camera id, path)] on 127.0.0.1:port (0: any).
+    Returns the process and the port it listens on."""
+    args = [str(CAMSIM), "--listen", f"127.0.0.1:{port}", "--clip", str(camsim_clip()), "--fps", "25"]
+    for cid, path in served:
+        args += ["--serve", f"{cid}:{path}"]
+    kw = {"stdin": subprocess.PIPE} if stdin else {}
+    sim = procs(args, **kw)
+    m = wait_for(lambda: re.search(r"^camsim: listening on 127\.0\.0\.1:(\d+)$", sim.text(), re.M), 20,
+                 f"camsim to listen: {sim.text()}")
+    assert port == 0 or int(m.group(1)) == port
+    return sim, int(m.group(1))
+
+
+def add_pulled(srv, name, port, path, transport):
+    """A camvault camera pulling rtsp://127.0.0.1:port/path (camsim serves it
+    once it knows the id camvault gave it)."""
+    url = f"rtsp://127.0.0.1:{port}/{path}"
+    return srv.add_camera(name, pull=url, transport=transport), url
+
+
+def playing(srv, url, transport):
+    return srv.count(rf"{re.escape(url)}: playing H264 over {transport.upper()}")
+
+
+def watch_own_marks(srv, cid, others, min_count, seconds=3):
+    """Reads the camera from camvault until it plays; checks the watermarks."""
+    data = wait_for(lambda: read_h264_or_none(srv, cid, seconds), 60, f"{cid} to be watchable")
+    return check_watermarks(data, cid, others, min_count)
+
+
+def read_h264_or_none(srv, cam_id, seconds):
+    r = subprocess.run(["ffmpeg", "-hide_banner", "-loglevel", "error", "-rtsp_transport", "tcp",
+                        "-i", srv.url(cam_id), "-c", "copy", "-f", "h264", "-t", str(seconds), "-"],
+                       capture_output=True, timeout=(30 + seconds) * SLOW)
+    return r.stdout if r.returncode == 0 and parse_sei(r.stdout) else None
+
+
+@pytest.mark.parametrize("transport", ["tcp", "udp"])
+def test_camvault_pulls_a_served_camera(server, procs, transport):
+    """--serve: camvault pulls the camera (OPTIONS, DESCRIBE, SETUP over TCP
+    interleaved or UDP, PLAY); its viewers get that camera's watermarks."""
+    srv = server()
+    port = free_port()
+    cam, url = add_pulled(srv, f"pulled-{transport}", port, f"yard/{transport}", transport)
+    sim, _ = spawn_serving(procs, port, [(cam["id"], f"yard/{transport}")])
+    wait_for(lambda: playing(srv, url, transport), 30, f"camvault to pull {url}: {srv.log()[-3000:]}")
+    marks = watch_own_marks(srv, cam["id"], [], 50)
+    assert marks[0][1] > 0
+    assert sim.alive(), sim.text()
+    stop_cleanly(sim)
+
+
+def test_two_served_cameras_drop_all_and_come_back(server, procs):
+    """drop all: every client connection of both served cameras is reset;
+    camvault reconnects, and each camera's viewers get only its own marks,
+    from after the drop."""
+    srv = server()
+    port = free_port()
+    pulled = [add_pulled(srv, f"srv{i}", port, f"cam{i}/main", "tcp") for i in range(2)]
+    ids = [c["id"] for c, _ in pulled]
+    sim, _ = spawn_serving(procs, port, [(c["id"], f"cam{i}/main") for i, (c, _) in enumerate(pulled)], stdin=True)
+    for _, url in pulled:
+        wait_for(lambda: playing(srv, url, "tcp") >= 1, 30, f"camvault to pull {url}")
+    before = {}
+    for i, cid in enumerate(ids):
+        before[cid] = watch_own_marks(srv, cid, ids[:i] + ids[i + 1:], 25, seconds=2)[-1][1]
+    sessions = {url: playing(srv, url, "tcp") for _, url in pulled}
+    command(sim, "drop all", r"drop [0-9a-f]{32}", count=2)
+    for _, url in pulled:
+        wait_for(lambda: playing(srv, url, "tcp") > sessions[url], 60, f"camvault to pull {url} again: {sim.text()}")
+    for i, cid in enumerate(ids):
+        marks = watch_own_marks(srv, cid, ids[:i] + ids[i + 1:], 25, seconds=2)
+        assert marks[0][1] > before[cid] + 25, f"{cid}: marks from before the drop: {marks[0]} vs {before[cid]}"
+    assert sim.alive(), sim.text()
+    stop_cleanly(sim)
+
+
+def rtsp_exchange(port, request, timeout=10):
+    """Sends raw bytes to camsim's RTSP server; returns what it answers until
+    it closes the connection or a whole answer arrived."""
+    with socket.create_connection(("127.0.0.1", port), timeout=timeout * SLOW) as s:
+        s.sendall(request)
+        data = b""
+        while b"\r\n\r\n" not in data:
+            chunk = s.recv(4096)
+            if not chunk:
+                break
+            data += chunk
+        return data
+
+
+def test_serve_unknown_path_and_bad_request(server, procs):
+    """404 for a path nobody serves, 400 for a request that does not parse;
+    camsim keeps serving the camera it has."""
+    srv = server()
+    port = free_port()
+    cam, url = add_pulled(srv, "steady", port, "steady", "tcp")
+    sim, _ = spawn_serving(procs, port, [(cam["id"], "steady")])
+    wait_for(lambda: playing(srv, url, "tcp"), 30, f"camvault to pull {url}")
+    ans = rtsp_exchange(port, f"DESCRIBE rtsp://127.0.0.1:{port}/nope RTSP/1.0\r\nCSeq: 7\r\n\r\n".encode())
+    assert ans.startswith(b"RTSP/1.0 404 ") and b"CSeq: 7\r\n" in ans, ans
+    ans = rtsp_exchange(port, f"DESCRIBE rtsp://127.0.0.1:{port}/steady RTSP/1.0\r\nCSeq: 8\r\n\r\n".encode())
+    assert ans.startswith(b"RTSP/1.0 200 ") and b"Content-Base: " in ans, ans
+    for junk in (b"\x16\x03\x01 not rtsp at all\r\n\r\n", b"DESCRIBE\r\n\r\n",
+                 b"DESCRIBE rtsp://127.0.0.1/steady RTSP/1.0\r\n\r\n", b"\x00" * 300 + b"\r\n\r\n"):
+        ans = rtsp_exchange(port, junk)
+        assert ans.startswith(b"RTSP/1.0 400 "), (junk, ans)
+    ans = rtsp_exchange(port, b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+    assert re.match(rb"RTSP/1\.0 (400|505) ", ans), ans
+    assert sim.alive(), sim.text()
+    watch_own_marks(srv, cam["id"], [], 50)
+    assert playing(srv, url, "tcp") == 1, "camvault's pull was disturbed"
     stop_cleanly(sim)

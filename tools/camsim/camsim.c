@@ -19,7 +19,11 @@
  * Sequence numbers: seq = base + n, where n counts frame slots since camsim
  * started and base is the number of frame slots between the Unix epoch and
  * the start (wall clock). A restarted camsim therefore continues with higher
- * numbers; --seq-start overrides base. */
+ * numbers; --seq-start overrides base.
+ *
+ * With --listen and --serve, camsim is also a camera that camvault pulls:
+ * an RTSP server (serve.c) serves each --serve camera at its path, with the
+ * same clock, clips, watermarks and stdin commands as the push cameras. */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <getopt.h>
@@ -50,6 +54,7 @@
 #include "rtsp/sdp.h"
 #include "rtsp/url.h"
 #include "sei.h"
+#include "serve.h"
 
 #define IO_TIMEOUT_S 10
 #define RBUF_CAP (CV_RTSP_MAX_HEAD + CV_RTSP_MAX_BODY)
@@ -98,9 +103,16 @@ static bool deadline_passed(void)
 
 static bool should_stop(void) { return atomic_load(&stopping) || deadline_passed(); }
 
+bool camsim_should_stop(void) { return should_stop(); }
+
 /* Sleeps until the monotonic time until_us, waking every 100 ms to check
  * for a stop. Returns false if camsim is stopping. */
 static bool sleep_until(int64_t until_us)
+{
+    return camsim_sleep_until(until_us);
+}
+
+bool camsim_sleep_until(int64_t until_us)
 {
     for (;;) {
         if (should_stop())
@@ -350,6 +362,11 @@ static int drain(conn *c)
  * Returns NULL on no memory. */
 static cv_frame *make_frame(camera *cam, uint64_t n, int64_t pts, bool in_band_ps)
 {
+    return camsim_make_frame(cam, n, pts, in_band_ps);
+}
+
+cv_frame *camsim_make_frame(camsim_camera *cam, uint64_t n, int64_t pts, bool in_band_ps)
+{
     const camsim_clip *clip = cam->clip;
     size_t au = (size_t)((n + clip_off[cam - camsim_cams]) % clip->naus);
     size_t first = clip->au_first[au], count = clip->au_count[au];
@@ -403,6 +420,21 @@ static cv_frame *make_frame(camera *cam, uint64_t n, int64_t pts, bool in_band_p
 }
 
 static int64_t slot_due_us(uint64_t n) { return G.t0_us + (int64_t)(n * 1000000 / G.fps); }
+
+int64_t camsim_slot_due_us(uint64_t n) { return slot_due_us(n); }
+unsigned camsim_fps(void) { return G.fps; }
+
+uint64_t camsim_slot_now(void)
+{
+    int64_t now = cv_now_us() - G.t0_us;
+    return now > 0 ? (uint64_t)now * G.fps / 1000000 : 0;
+}
+
+void camsim_switch_clip(camsim_camera *cam, const camsim_clip *next, uint64_t n)
+{
+    cam->clip = next;
+    clip_off[cam - camsim_cams] = (next->first_key + next->naus - (size_t)(n % next->naus)) % next->naus;
+}
 
 /* Sends a packed access unit: over the RTSP connection as it is, or over
  * UDP without the interleaved headers (a lost datagram is not an error). */
@@ -486,8 +518,7 @@ static int take_requests(conn *c, uint64_t n, int64_t *stall_until, bool *in_ban
     const camsim_clip *next = atomic_exchange(&cam->next_clip, NULL);
     if (next) {
         /* Continue with the new clip's first keyframe, parameter sets in band. */
-        cam->clip = next;
-        clip_off[cam - camsim_cams] = (next->first_key + next->naus - (size_t)(n % next->naus)) % next->naus;
+        camsim_switch_clip(cam, next, n);
         *in_band_ps = true;
         camsim_applied("resize %s", cam->hex);
     }
@@ -717,11 +748,15 @@ static void *camera_main(void *arg)
 
 static void usage(FILE *f)
 {
-    fprintf(f, "usage: camsim --server rtsp://HOST:PORT --camera ID:SECRET[:CLIP] [--camera ...]\n"
+    fprintf(f, "usage: camsim [--server rtsp://HOST:PORT --camera ID:SECRET[:CLIP] [--camera ...]]\n"
+               "              [--listen IPV4:PORT --serve ID:PATH[:CLIP] [--serve ...]]\n"
                "              [--clip FILE.h264] [--fps 25] [--transport tcp|udp] [--seconds N] [--seq-start N]\n"
-               "Pushes a looped raw H.264 (Annex-B) clip to camvault as each camera (its own CLIP,\n"
+               "Pushes a looped raw H.264 (Annex-B) clip to camvault as each --camera (its own CLIP,\n"
                "else --clip), with an SEI watermark (camera id, sequence number, capture time) in\n"
-               "every access unit. Commands on stdin, one per line:\n"
+               "every access unit. With --listen (PORT 0 picks one; camsim prints \"camsim: listening\n"
+               "on IPV4:PORT\"), also serves each --serve camera to RTSP clients (camvault pulling it)\n"
+               "at rtsp://IPV4:PORT/PATH, TCP interleaved or UDP, same clip and watermark; --transport\n"
+               "is the push side's. Commands on stdin, one per line, for pushed and served cameras:\n"
                "  drop <ID|all>   stall <ID|all> <seconds>   garbage <ID|all>   resize <ID|all> <CLIP>\n");
 }
 
@@ -754,6 +789,44 @@ static int add_camera(const char *arg)
     return 0;
 }
 
+/* ID:PATH or ID:PATH:CLIP: PATH is [A-Za-z0-9._~/-], no leading '/'. */
+static int add_served(const char *arg)
+{
+    const char *colon = strchr(arg, ':');
+    if (camsim_ncams == CAMSIM_MAX_CAMERAS) {
+        fprintf(stderr, "camsim: at most %d cameras\n", CAMSIM_MAX_CAMERAS);
+        return -1;
+    }
+    camera *cam = &camsim_cams[camsim_ncams];
+    if (!colon || cv_id_from_hex(arg, (size_t)(colon - arg), &cam->id) != 0) {
+        fprintf(stderr, "camsim: --serve wants ID:PATH[:CLIP] with a 32-hex-digit id: %s\n", arg);
+        return -1;
+    }
+    const char *path = colon + 1, *clip = strchr(path, ':');
+    size_t plen = clip ? (size_t)(clip - path) : strlen(path);
+    while (plen && path[plen - 1] == '/')
+        plen--;
+    bool ok = plen > 0 && plen < sizeof(cam->path) && path[0] != '/' && !(clip && clip[1] == '\0');
+    for (size_t i = 0; ok && i < plen; i++)
+        ok = (path[i] >= 'a' && path[i] <= 'z') || (path[i] >= 'A' && path[i] <= 'Z') ||
+             (path[i] >= '0' && path[i] <= '9') || strchr("._~/-", path[i]);
+    if (!ok) {
+        fprintf(stderr, "camsim: --serve: bad path or empty clip: %s\n", arg);
+        return -1;
+    }
+    for (size_t i = 0; i < camsim_ncams; i++)
+        if (strlen(camsim_cams[i].path) == plen && memcmp(camsim_cams[i].path, path, plen) == 0) {
+            fprintf(stderr, "camsim: --serve: path served twice: %s\n", arg);
+            return -1;
+        }
+    memcpy(cam->path, path, plen);
+    cam->path[plen] = '\0';
+    cam_clip_path[camsim_ncams] = clip ? clip + 1 : NULL;
+    cv_id_to_hex(&cam->id, cam->hex);
+    camsim_ncams++;
+    return 0;
+}
+
 static int parse_uint(const char *s, uint64_t max, uint64_t *out)
 {
     return cv_str_to_u64(cv_str_from(s), max, out) == 0 ? 0 : -1;
@@ -766,9 +839,11 @@ int main(int argc, char **argv)
         {"clip", required_argument, NULL, 'f'},    {"fps", required_argument, NULL, 'r'},
         {"transport", required_argument, NULL, 't'}, {"seconds", required_argument, NULL, 'n'},
         {"seq-start", required_argument, NULL, 'q'}, {"help", no_argument, NULL, 'h'},
+        {"listen", required_argument, NULL, 'l'},    {"serve", required_argument, NULL, 'v'},
         {NULL, 0, NULL, 0},
     };
-    const char *server = NULL, *clip = NULL;
+    const char *server = NULL, *clip = NULL, *listen_addr = NULL;
+    size_t npush = 0, nserved = 0;
     uint64_t fps = 25, seconds = 0, seq_start = 0;
     bool have_seq_start = false;
     int o;
@@ -780,6 +855,15 @@ int main(int argc, char **argv)
         case 'c':
             if (add_camera(optarg) < 0)
                 return 2;
+            npush++;
+            break;
+        case 'l':
+            listen_addr = optarg;
+            break;
+        case 'v':
+            if (add_served(optarg) < 0)
+                return 2;
+            nserved++;
             break;
         case 'f':
             clip = optarg;
@@ -823,12 +907,12 @@ int main(int argc, char **argv)
         clips_ok = clips_ok || cam_clip_path[i];
     for (size_t i = 0; i < camsim_ncams && !clip; i++)
         clips_ok = clips_ok && cam_clip_path[i];
-    if (!server || !clips_ok || !camsim_ncams || optind != argc) {
+    if ((npush && !server) || (nserved && !listen_addr) || !clips_ok || !camsim_ncams || optind != argc) {
         usage(stderr);
         return 2;
     }
-    cv_url url;
-    if (cv_url_parse(server, &url) != 0 || url.tls) {
+    cv_url url = {.host = "127.0.0.1"};
+    if (npush && (cv_url_parse(server, &url) != 0 || url.tls)) {
         fprintf(stderr, "camsim: --server wants rtsp://HOST:PORT: %s\n", server);
         return 2;
     }
@@ -836,7 +920,7 @@ int main(int argc, char **argv)
     snprintf(G.port, sizeof(G.port), "%u", url.port);
     bool v6 = strchr(url.host, ':') != NULL;
     snprintf(G.hostport, sizeof(G.hostport), "%s%s%s:%u", v6 ? "[" : "", url.host, v6 ? "]" : "", url.port);
-    for (size_t i = 0; i < camsim_ncams; i++) {
+    for (size_t i = 0; i < camsim_ncams && npush; i++) {
         char base[sizeof(camsim_cams[i].base)]; /* not straight into the camera: it is also a source */
         snprintf(base, sizeof(base), "rtsp://%s/cam/%s", G.hostport, camsim_cams[i].hex);
         memcpy(camsim_cams[i].base, base, sizeof(base));
@@ -856,8 +940,8 @@ int main(int argc, char **argv)
     G.t0_us = cv_now_us();
     G.seq_base = have_seq_start ? seq_start : (uint64_t)cv_wall_us() * G.fps / 1000000;
     srandom((unsigned)(cv_wall_us() ^ getpid()));
-    fprintf(stderr, "camsim: %zu camera(s) at %u fps over %s, seq from %llu\n", camsim_ncams, G.fps,
-            G.udp ? "UDP" : "TCP", (unsigned long long)G.seq_base);
+    fprintf(stderr, "camsim: %zu camera(s) pushed over %s, %zu served, at %u fps, seq from %llu\n", npush,
+            G.udp ? "UDP" : "TCP", nserved, G.fps, (unsigned long long)G.seq_base);
 
     struct sigaction sa = {.sa_handler = on_signal};
     sigemptyset(&sa.sa_mask);
@@ -865,12 +949,22 @@ int main(int argc, char **argv)
     sigaction(SIGTERM, &sa, NULL);
     signal(SIGPIPE, SIG_IGN);
 
+    camsim_server *srv = NULL;
+    if (listen_addr && camsim_serve_start(&srv, listen_addr) < 0) {
+        camsim_clips_close();
+        return 1;
+    }
+    for (size_t i = 0; i < camsim_ncams; i++)
+        if (camsim_cams[i].path[0])
+            camsim_cams[i].server = srv;
+
     int crc = camsim_control_start();
     if (crc < 0)
         fprintf(stderr, "camsim: no control thread: %s\n", strerror(-crc));
     size_t started = 0;
     for (; started < camsim_ncams; started++) {
-        int rc = pthread_create(&camsim_cams[started].thread, NULL, camera_main, &camsim_cams[started]);
+        camera *cam = &camsim_cams[started];
+        int rc = pthread_create(&cam->thread, NULL, cam->server ? camsim_serve_camera_main : camera_main, cam);
         if (rc != 0) {
             fprintf(stderr, "camsim: cannot start a thread: %s\n", strerror(rc));
             atomic_store(&stopping, 1);
@@ -879,6 +973,7 @@ int main(int argc, char **argv)
     }
     for (size_t i = 0; i < started; i++)
         pthread_join(camsim_cams[i].thread, NULL);
+    camsim_serve_stop(srv);
     for (size_t i = 0; i < started; i++)
         fprintf(stderr, "camsim: %s: sent %llu access units\n", camsim_cams[i].hex,
                 (unsigned long long)camsim_cams[i].sent);
