@@ -15,7 +15,7 @@ build_pkgs=(
 )
 test_pkgs=(
   clang libclang-rt-14-dev libcmocka-dev
-  python3 python3-pytest curl iproute2 util-linux
+  python3 python3-pytest python3-pil curl iproute2 util-linux
   libgstrtspserver-1.0-dev gstreamer1.0-tools
   gstreamer1.0-plugins-base gstreamer1.0-plugins-good
   gstreamer1.0-plugins-bad gstreamer1.0-plugins-ugly gstreamer1.0-libav

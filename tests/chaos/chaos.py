@@ -518,7 +518,7 @@ class Chaos:
             rtsp_port, http_port = self.v_capped_rtsp.port, self.v_capped.port
         spec = {"id": vid, "kind": kind, "camera": cam["id"], "expect": expect or cam["id"], "control": control,
                 "token": tok, "port": rtsp_port, "http_port": http_port, "udp_proxy": self.rng.random() < 0.7,
-                "seed": self.rng.randrange(1 << 30), "interval": 1.0, "fps": 2}
+                "seed": self.rng.randrange(1 << 30), "interval": 1.0, "fps": 5}
         self.viewers[vid] = {"spec": spec, "cred": cred, "camera": cam["id"], "revoked_at": None,
                              "control": control, "route": route, "style": style}
         cam["viewers"].append(vid)

@@ -19,6 +19,7 @@ commands on stdin (start / revoke / kick / udp / quit) and writes a JSON tally
 of every viewer on stdout each second. See ``Worker``.
 """
 import http.client
+import io
 import json
 import os
 import random
@@ -34,6 +35,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 sys.path.insert(0, os.path.join(HERE, "..", "integration"))
 import media  # noqa: E402
+from PIL import Image  # noqa: E402
 import pattern  # noqa: E402
 from faultproxy import FaultNet  # noqa: E402
 
@@ -456,9 +458,16 @@ class Viewer(threading.Thread):
 
 
 def _decode_jpeg(data):
+    """The id drawn in a JPEG, decoded in-process with Pillow (Debian's
+    python3-pil): an ffmpeg process per picture would cost the run more
+    CPU than camvault does."""
     try:
-        return pattern.decode_jpeg(data)
-    except (ValueError, OSError):
+        with Image.open(io.BytesIO(data)) as im:
+            if im.format != "JPEG":
+                return None
+            g = im.convert("L")
+            return pattern.decode_frame(g.tobytes(), g.width, g.height)
+    except (ValueError, OSError, Image.DecompressionBombError):
         return None
 
 

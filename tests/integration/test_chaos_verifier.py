@@ -145,3 +145,16 @@ def test_tally_foreign_and_late_rules():
     t.frame((CAM, 7, 0), now + 1.1)
     t.frame((CAM, 8, 0), now + 0.9)
     assert t.snapshot()["late"] == 3
+
+
+def test_picture_id_read_in_process():
+    """Decoded paths: the id drawn into a picture is read back from a JPEG
+    (ffmpeg encodes it, as camvault's MJPEG encoder would) with Pillow."""
+    import pattern
+    gray = pattern.encode_frame(320, 240, CAM, 5, 0)
+    r = subprocess.run(["ffmpeg", "-hide_banner", "-loglevel", "error", "-f", "rawvideo", "-pix_fmt", "gray",
+                        "-s", "320x240", "-i", "pipe:0", "-frames:v", "1", "-c:v", "mjpeg", "-q:v", "5",
+                        "-f", "image2pipe", "pipe:1"], input=gray, capture_output=True, check=True, timeout=60)
+    assert viewers._decode_jpeg(r.stdout)[:2] == (CAM, 5)
+    assert viewers._decode_jpeg(b"\xff\xd8not a jpeg") is None
+    viewers._decode_jpeg(r.stdout[:len(r.stdout) // 3])  # truncated: a result or None, never an exception
