@@ -177,7 +177,7 @@ static int dial(camera *cam)
     return fd;
 }
 
-static int send_all(int fd, const void *data, size_t len)
+int camsim_send_all(int fd, const void *data, size_t len)
 {
     const uint8_t *p = data;
     while (len) {
@@ -282,7 +282,7 @@ static int request(conn *c, const char *method, const char *uri, const char *ext
             cv_sbuf_free(&b);
             return -ENOMEM;
         }
-        int rc = send_all(c->fd, b.p, b.len);
+        int rc = camsim_send_all(c->fd, b.p, b.len);
         cv_sbuf_free(&b);
         if (rc < 0)
             return rc;
@@ -441,7 +441,7 @@ void camsim_switch_clip(camsim_camera *cam, const camsim_clip *next, uint64_t n)
 static int send_wire(conn *c, const cv_wire *wire)
 {
     if (c->udp[0] < 0)
-        return send_all(c->fd, wire->data, wire->len);
+        return camsim_send_all(c->fd, wire->data, wire->len);
     for (uint32_t i = 0; i < wire->npkts; i++) {
         const uint8_t *pkt = wire->data + wire->offs[i];
         (void)send(c->udp[0], pkt + 4, cv_be16(pkt + 2), MSG_NOSIGNAL);
@@ -492,7 +492,7 @@ static int send_garbage(conn *c)
     fill_random(buf + n, 64);
     buf[n] = 'X'; /* not '$', not a method the server knows */
     n += 64;
-    return send_all(c->fd, buf, n);
+    return camsim_send_all(c->fd, buf, n);
 }
 
 /* Applies the control requests due before slot n. Returns 1 to stall this
@@ -762,20 +762,39 @@ static void usage(FILE *f)
 
 static const char *cam_clip_path[CAMSIM_MAX_CAMERAS]; /* --camera ID:SECRET:CLIP, else NULL */
 
-/* ID:SECRET or ID:SECRET:CLIP (the secret then may not hold a ':'). */
-static int add_camera(const char *arg)
+/* The next free camera slot with its id parsed from ARG's "ID:" prefix
+ * (*rest: what follows the colon), or NULL after saying why. */
+static camera *next_camera(const char *arg, const char *opt, const char *form, const char **rest)
 {
     const char *colon = strchr(arg, ':');
     if (camsim_ncams == CAMSIM_MAX_CAMERAS) {
         fprintf(stderr, "camsim: at most %d cameras\n", CAMSIM_MAX_CAMERAS);
-        return -1;
+        return NULL;
     }
     camera *cam = &camsim_cams[camsim_ncams];
     if (!colon || cv_id_from_hex(arg, (size_t)(colon - arg), &cam->id) != 0) {
-        fprintf(stderr, "camsim: --camera wants ID:SECRET[:CLIP] with a 32-hex-digit id: %s\n", arg);
-        return -1;
+        fprintf(stderr, "camsim: %s wants %s with a 32-hex-digit id: %s\n", opt, form, arg);
+        return NULL;
     }
-    const char *secret = colon + 1, *clip = strchr(secret, ':');
+    *rest = colon + 1;
+    return cam;
+}
+
+static void commit_camera(camera *cam, const char *clip)
+{
+    cam_clip_path[camsim_ncams] = clip ? clip + 1 : NULL;
+    cv_id_to_hex(&cam->id, cam->hex);
+    camsim_ncams++;
+}
+
+/* ID:SECRET or ID:SECRET:CLIP (the secret then may not hold a ':'). */
+static int add_camera(const char *arg)
+{
+    const char *secret;
+    camera *cam = next_camera(arg, "--camera", "ID:SECRET[:CLIP]", &secret);
+    if (!cam)
+        return -1;
+    const char *clip = strchr(secret, ':');
     size_t slen = clip ? (size_t)(clip - secret) : strlen(secret);
     if (slen == 0 || slen >= sizeof(cam->secret) || (clip && clip[1] == '\0')) {
         fprintf(stderr, "camsim: --camera: bad secret length or empty clip\n");
@@ -783,26 +802,18 @@ static int add_camera(const char *arg)
     }
     memcpy(cam->secret, secret, slen);
     cam->secret[slen] = '\0';
-    cam_clip_path[camsim_ncams] = clip ? clip + 1 : NULL;
-    cv_id_to_hex(&cam->id, cam->hex);
-    camsim_ncams++;
+    commit_camera(cam, clip);
     return 0;
 }
 
 /* ID:PATH or ID:PATH:CLIP: PATH is [A-Za-z0-9._~/-], no leading '/'. */
 static int add_served(const char *arg)
 {
-    const char *colon = strchr(arg, ':');
-    if (camsim_ncams == CAMSIM_MAX_CAMERAS) {
-        fprintf(stderr, "camsim: at most %d cameras\n", CAMSIM_MAX_CAMERAS);
+    const char *path;
+    camera *cam = next_camera(arg, "--serve", "ID:PATH[:CLIP]", &path);
+    if (!cam)
         return -1;
-    }
-    camera *cam = &camsim_cams[camsim_ncams];
-    if (!colon || cv_id_from_hex(arg, (size_t)(colon - arg), &cam->id) != 0) {
-        fprintf(stderr, "camsim: --serve wants ID:PATH[:CLIP] with a 32-hex-digit id: %s\n", arg);
-        return -1;
-    }
-    const char *path = colon + 1, *clip = strchr(path, ':');
+    const char *clip = strchr(path, ':');
     size_t plen = clip ? (size_t)(clip - path) : strlen(path);
     while (plen && path[plen - 1] == '/')
         plen--;
@@ -821,9 +832,7 @@ static int add_served(const char *arg)
         }
     memcpy(cam->path, path, plen);
     cam->path[plen] = '\0';
-    cam_clip_path[camsim_ncams] = clip ? clip + 1 : NULL;
-    cv_id_to_hex(&cam->id, cam->hex);
-    camsim_ncams++;
+    commit_camera(cam, clip);
     return 0;
 }
 

@@ -7,6 +7,7 @@
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include "base/id.h"
@@ -61,5 +62,9 @@ int camsim_control_start(void);
 
 /* Prints "camsim: <what> applied" on stdout, flushed: tests wait for it. */
 void camsim_applied(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/* Writes all of data to a blocking socket (EINTR retried, no SIGPIPE).
+ * Returns 0, -ETIMEDOUT when its send timeout expired, or a negative errno. */
+int camsim_send_all(int fd, const void *data, size_t len);
 
 #endif

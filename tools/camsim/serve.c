@@ -68,26 +68,10 @@ struct camsim_server {
 
 /* ------------------------------------------------------------ sockets */
 
-static int send_all(int fd, const void *data, size_t len)
-{
-    const uint8_t *p = data;
-    while (len) {
-        ssize_t n = send(fd, p, len, MSG_NOSIGNAL);
-        if (n < 0) {
-            if (errno == EINTR)
-                continue;
-            return errno == EAGAIN || errno == EWOULDBLOCK ? -ETIMEDOUT : -errno;
-        }
-        p += n;
-        len -= (size_t)n;
-    }
-    return 0;
-}
-
 static int locked_send(client *c, const void *data, size_t len)
 {
     pthread_mutex_lock(&c->wlock);
-    int rc = send_all(c->fd, data, len);
+    int rc = camsim_send_all(c->fd, data, len);
     pthread_mutex_unlock(&c->wlock);
     return rc;
 }
