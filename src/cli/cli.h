@@ -182,5 +182,6 @@ int cmd_camera(int argc, char **argv);
 int cmd_grant(int argc, char **argv);
 int cmd_token(int argc, char **argv);
 int cmd_audit(int argc, char **argv);
+int cmd_integration(int argc, char **argv);
 
 #endif

@@ -19,6 +19,7 @@ static void usage(FILE *out)
             "  camera           add|list|remove cameras (push, or --pull URL), rotate-secret\n"
             "  grant            add|list|remove a guest's expiring access to one camera\n"
             "  token            issue|revoke|list capability tokens (rtsp://.../cam/ID?token=...)\n"
+            "  integration      add|list|disable|enable|remove partner platforms (OAuth account linking)\n"
             "  audit            print the audit log\n"
             "\n"
             "Getting started:\n"
@@ -52,6 +53,7 @@ int main(int argc, char **argv)
     } cmds[] = {
         {"serve", cmd_serve}, {"demo", cmd_demo},   {"user", cmd_user},   {"home", cmd_home},
         {"camera", cmd_camera}, {"grant", cmd_grant}, {"token", cmd_token}, {"audit", cmd_audit},
+        {"integration", cmd_integration},
     };
     for (size_t i = 0; i < sizeof(cmds) / sizeof(cmds[0]); i++)
         if (strcmp(cmd, cmds[i].name) == 0)

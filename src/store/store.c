@@ -176,6 +176,77 @@ static const char *const migrations[] = {
     "CREATE TRIGGER audit_no_replace BEFORE INSERT ON audit"
     "  WHEN EXISTS (SELECT 1 FROM audit WHERE seq = NEW.seq)"
     "  BEGIN SELECT RAISE(ABORT, 'audit log is append-only'); END;",
+
+    /* 3: account linking (store/oauth.h). Integrations are tombstoned like
+     * every id'd row (their client id stays reserved); links too. Codes and
+     * tokens are keyed hashes only and are deleted, not tombstoned. Users
+     * and integrations are never deleted, so the ON DELETE CASCADEs only
+     * cover links; the trigger carries a user's removal (which the
+     * people.c cascade does by tombstoning) over to links, codes and tokens. */
+    "CREATE TABLE integrations ("
+    "  id BLOB NOT NULL PRIMARY KEY CHECK (typeof(id) = 'blob' AND length(id) = 16),"
+    "  name TEXT NOT NULL CHECK (length(CAST(name AS BLOB)) BETWEEN 1 AND 63),"
+    "  client_id TEXT NOT NULL UNIQUE CHECK (length(CAST(client_id AS BLOB)) BETWEEN 1 AND 39),"
+    "  secret_hash BLOB NULL CHECK (secret_hash IS NULL OR (typeof(secret_hash) = 'blob'"
+    "    AND length(secret_hash) = 32)),"
+    "  redirect_uris TEXT NOT NULL CHECK (length(CAST(redirect_uris AS BLOB)) <= 4095),"
+    "  disabled INTEGER NOT NULL DEFAULT 0 CHECK (disabled IN (0, 1)),"
+    "  created_us INTEGER NOT NULL,"
+    "  removed_us INTEGER NULL"
+    ");"
+    "CREATE UNIQUE INDEX integrations_live_name ON integrations(name) WHERE removed_us IS NULL;"
+
+    "CREATE TABLE integration_models ("
+    "  integration BLOB NOT NULL REFERENCES integrations(id) ON DELETE CASCADE,"
+    "  model TEXT NOT NULL CHECK (length(CAST(model AS BLOB)) BETWEEN 1 AND 63),"
+    "  PRIMARY KEY (integration, model)"
+    ") WITHOUT ROWID;"
+
+    "CREATE TABLE oauth_links ("
+    "  id BLOB NOT NULL PRIMARY KEY CHECK (typeof(id) = 'blob' AND length(id) = 16),"
+    "  user BLOB NOT NULL REFERENCES users(id),"
+    "  integration BLOB NOT NULL REFERENCES integrations(id),"
+    "  created_us INTEGER NOT NULL,"
+    "  revoked_us INTEGER NULL"
+    ");"
+    "CREATE UNIQUE INDEX oauth_links_live ON oauth_links(user, integration) WHERE revoked_us IS NULL;"
+    "CREATE INDEX oauth_links_integration ON oauth_links(integration);"
+
+    "CREATE TABLE oauth_codes ("
+    "  hash BLOB NOT NULL PRIMARY KEY CHECK (typeof(hash) = 'blob' AND length(hash) = 32),"
+    "  link BLOB NOT NULL REFERENCES oauth_links(id) ON DELETE CASCADE,"
+    "  chain BLOB NOT NULL CHECK (typeof(chain) = 'blob' AND length(chain) = 16),"
+    "  redirect_uri TEXT NOT NULL CHECK (length(CAST(redirect_uri AS BLOB)) BETWEEN 1 AND 511),"
+    "  challenge TEXT NOT NULL CHECK (length(CAST(challenge AS BLOB)) = 43),"
+    "  scope TEXT NOT NULL CHECK (length(CAST(scope AS BLOB)) BETWEEN 32 AND 2111),"
+    "  created_us INTEGER NOT NULL,"
+    "  expires_us INTEGER NOT NULL,"
+    "  used_us INTEGER NULL"
+    ") WITHOUT ROWID;"
+    "CREATE INDEX oauth_codes_link ON oauth_codes(link);"
+    "CREATE INDEX oauth_codes_chain ON oauth_codes(chain);"
+
+    "CREATE TABLE oauth_tokens ("
+    "  hash BLOB NOT NULL PRIMARY KEY CHECK (typeof(hash) = 'blob' AND length(hash) = 32),"
+    "  kind INTEGER NOT NULL CHECK (kind IN (1, 2)),"  /* 1 access, 2 refresh */
+    "  chain BLOB NOT NULL CHECK (typeof(chain) = 'blob' AND length(chain) = 16),"
+    "  link BLOB NOT NULL REFERENCES oauth_links(id) ON DELETE CASCADE,"
+    "  scope TEXT NOT NULL CHECK (length(CAST(scope AS BLOB)) BETWEEN 32 AND 2111),"
+    "  created_us INTEGER NOT NULL,"
+    "  expires_us INTEGER NOT NULL,"
+    "  revoked_us INTEGER NULL,"
+    "  rotated_us INTEGER NULL CHECK (rotated_us IS NULL OR kind = 2)"
+    ") WITHOUT ROWID;"
+    "CREATE INDEX oauth_tokens_chain ON oauth_tokens(chain);"
+    "CREATE INDEX oauth_tokens_link ON oauth_tokens(link);"
+    "CREATE INDEX oauth_tokens_expires ON oauth_tokens(expires_us);"
+
+    "CREATE TRIGGER users_removed_oauth AFTER UPDATE OF removed_us ON users"
+    "  WHEN NEW.removed_us IS NOT NULL AND OLD.removed_us IS NULL BEGIN"
+    "  DELETE FROM oauth_tokens WHERE link IN (SELECT id FROM oauth_links WHERE user = NEW.id);"
+    "  DELETE FROM oauth_codes WHERE link IN (SELECT id FROM oauth_links WHERE user = NEW.id);"
+    "  UPDATE oauth_links SET revoked_us = NEW.removed_us WHERE user = NEW.id AND revoked_us IS NULL;"
+    "  END;",
 };
 
 #define SCHEMA_VERSION ((int)CV_ARRAY_LEN(migrations))

@@ -1059,7 +1059,7 @@ static void test_store_migrates_v1(void **state)
     assert_int_equal(cv_store_camera_add(s, &dup, NULL), 0);
     cv_store_close(s);
 
-    assert_int_equal(raw_int(f, "PRAGMA user_version"), 2);
+    assert_int_equal(raw_int(f, "PRAGMA user_version"), 3); /* v1 -> the current schema */
     assert_int_equal(raw_int(f, "SELECT count(*) FROM homes"), 2);
     assert_int_equal(raw_int(f, "SELECT count(*) FROM sqlite_schema WHERE name = 'cameras_v2'"), 0);
     assert_int_equal(raw_int(f, "SELECT count(*) FROM pragma_foreign_key_check"), 0);
@@ -1077,7 +1077,7 @@ static void test_store_migrates_empty_v1(void **state)
     assert_int_equal(cv_store_home_list(s, NULL, &homes, &n), 0);
     assert_int_equal(n, 0);
     cv_store_close(s);
-    assert_int_equal(raw_int(f, "PRAGMA user_version"), 2);
+    assert_int_equal(raw_int(f, "PRAGMA user_version"), 3);
 }
 
 int main(void)
