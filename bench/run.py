@@ -247,7 +247,7 @@ class Server:
         self.exe, self.data = exe, data
         shutil.rmtree(data, ignore_errors=True)
         data.mkdir(parents=True)
-        args = [exe, "serve", "--data", data, "--rtsp-port", "0", "--http-port", "0", "--https-port", "-1",
+        args = [exe, "serve", "--data", data, "--rtsp-port", "0", "--http-port", "0", "--https-port", "-1", "--rtsps-port", "-1",
                 "--log-level", "info"]
         if config:
             conf = data / "camvault.conf"

@@ -29,6 +29,7 @@ enum {
     OPT_RTSP_PORT,
     OPT_HTTP_PORT,
     OPT_HTTPS_PORT,
+    OPT_RTSPS_PORT,
     OPT_BIND,
     OPT_LOG_LEVEL,
     OPT_JSON,
@@ -45,6 +46,7 @@ enum {
     {"rtsp-port", required_argument, 0, OPT_RTSP_PORT},             \
     {"http-port", required_argument, 0, OPT_HTTP_PORT},             \
     {"https-port", required_argument, 0, OPT_HTTPS_PORT},           \
+    {"rtsps-port", required_argument, 0, OPT_RTSPS_PORT},           \
     {"bind", required_argument, 0, OPT_BIND},                       \
     {"log-level", required_argument, 0, OPT_LOG_LEVEL},             \
     {"json", no_argument, 0, OPT_JSON},                             \
@@ -56,6 +58,7 @@ enum {
     "  --rtsp-port N       RTSP port (default 8554; 0 picks a free one, logged)\n"        \
     "  --http-port N       HTTP port, loopback only (default 8080)\n"                      \
     "  --https-port N      HTTPS port (default 8443; -1 turns HTTPS off)\n"                \
+    "  --rtsps-port N      RTSPS port, RTSP over TLS (default 8322; -1 turns it off)\n"    \
     "  --bind ADDR         listen address (default 127.0.0.1, loopback only)\n"           \
     "  --log-level L       error, warn, info (default) or debug\n"                        \
     "  --json              machine-readable output\n"                                      \

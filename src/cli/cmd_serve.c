@@ -397,6 +397,10 @@ static void print_demo_banner(const cli_common *c, app *a, int port)
         snprintf(portbuf, sizeof(portbuf), "%d", cv_server_https_port(a->server));
         add_flag(again, sizeof(again), "--https-port", portbuf);
     }
+    if (cv_server_rtsps_port(a->server) != def.rtsps_port) {
+        snprintf(portbuf, sizeof(portbuf), "%d", cv_server_rtsps_port(a->server));
+        add_flag(again, sizeof(again), "--rtsps-port", portbuf);
+    }
     printf("\ncamvault demo is running.\n\n");
     if (a->admin_password[0])
         printf("  created the administrator 'admin'\n"

@@ -49,6 +49,7 @@ int cli_common_opt(cli_common *c, int opt, const char *arg)
     case OPT_RTSP_PORT: key = "rtsp_port"; break;
     case OPT_HTTP_PORT: key = "http_port"; break;
     case OPT_HTTPS_PORT: key = "https_port"; break;
+    case OPT_RTSPS_PORT: key = "rtsps_port"; break;
     case OPT_BIND: key = "bind"; break;
     case OPT_LOG_LEVEL: key = "log_level"; break;
     case OPT_CONFIG: return 1; /* loaded by cli_common_init */

@@ -17,146 +17,17 @@
 #include "rtp/reorder.h"
 #include "rtsp/msg.h"
 #include "rtsp/sdp.h"
+#include "rtsp/server-int.h"
 
-#define RBUF_MAX (CV_RTSP_MAX_HEAD + CV_RTSP_MAX_BODY + 4 + 65535)
-#define RBUF_MIN 4096
 #define SR_INTERVAL_US (5 * 1000000)
 #define IDLE_NO_SESSION_US (30 * 1000000)
 #define MAX_BAD_PACKETS 2000
 #define SERVER_HDR "camvault/" "0.1"
 
-typedef struct conn conn;
-
-typedef struct {
-    bool setup;
-    bool supported;          /* publish: codec has a depacketizer */
-    bool tcp;
-    int ch[2];               /* interleaved RTP/RTCP channels */
-    uv_udp_t *udp[2];        /* server RTP/RTCP sockets (UDP) */
-    struct sockaddr_storage peer[2];
-    int stream_index;        /* index in the stream's track list, or -1 */
-    cv_rtp_depack *depack;   /* publish */
-    cv_rtp_reorder *reorder; /* publish over UDP: puts datagrams back in order */
-    conn *owner;             /* for the reorder callback */
-} sess_track;
-
-typedef enum { MODE_NONE, MODE_PUBLISH, MODE_PLAY } sess_mode;
-
-typedef struct {
-    char id[17];
-    sess_mode mode;
-    cv_id camera;
-    char camera_hex[CV_ID_HEX_LEN + 1];
-    cv_stream *stream;       /* reference */
-    cv_sdp *sdp;             /* publish: what the camera announced */
-    size_t ntracks;
-    sess_track t[CV_SDP_MAX_MEDIA];
-    bool announced_session;  /* Session header has been sent */
-    bool active;             /* recording or playing */
-    cv_sub *sub;             /* play */
-} session;
-
-struct conn {
-    uv_tcp_t tcp;
-    uv_timer_t timer;
-    cv_rtsp_server *srv;
-    conn *prev, *next;
-    char peer[64];
-    struct sockaddr_storage peer_addr;
-    char local_ip[64];
-    uint8_t *rbuf;
-    size_t rlen, rcap;
-    bool closing;
-    bool draining;           /* answered an error: discard input until the peer closes */
-    const char *doom;        /* close once the current input is handled (never mid-callback) */
-    int64_t drain_since_us;
-    uv_shutdown_t shutdown;
-    int open_handles;
-    session *sess;
-    uint64_t bad_packets;
-    int64_t last_activity_us;
-    int64_t last_sr_us;
-    cv_sbuf out;
-    /* What this connection authenticated for: one camera, one direction. */
-    bool violated;           /* a foreign frame reached the last write: closing, write nothing */
-    bool authed;
-    bool authed_publish;
-    cv_id authed_camera;
-    cv_rtsp_access access;
-    char peer_ip[64];
-};
-
-struct cv_rtsp_server {
-    uv_loop_t *loop;
-    uv_tcp_t listener;
-    cv_registry *reg;
-    cv_rtsp_server_config cfg;
-    char bind_addr[64];
-    int port;
-    conn *conns;
-    bool stopping;
-    int open_handles;
-    void (*done)(void *);
-    void *done_ctx;
-    cv_rtsp_server_stats stats;
-};
-
-typedef struct {
-    uv_write_t req;
-    conn *c;
-    cv_frame *f;       /* media write: the frame whose wire is being sent */
-    uv_buf_t *bufs;    /* when per-packet headers were needed */
-    uint8_t *hdrs;
-    char *copy;        /* control write: owned bytes */
-} wreq;
-
-static void conn_close(conn *c, const char *why);
-static void on_tick(uv_timer_t *t);
-static void conn_linger(conn *c, const char *why);
 static void sess_free(conn *c);
 
-/* ---------------------------------------------------------------- writing */
+/* ---------------------------------------------------------------- replies */
 
-static void write_done(uv_write_t *req, int status)
-{
-    wreq *w = (wreq *)req;
-    conn *c = w->c;
-    if (w->f) {
-        if (!c->closing && c->sess && c->sess->sub)
-            cv_sub_written(c->sess->sub);
-        cv_frame_unref(w->f);
-    }
-    if (status < 0 && status != UV_ECANCELED && !c->closing)
-        conn_close(c, uv_strerror(status));
-    free(w->bufs);
-    free(w->hdrs);
-    free(w->copy);
-    free(w);
-}
-
-static int send_bytes(conn *c, const void *data, size_t len)
-{
-    if (c->closing)
-        return -EPIPE;
-    wreq *w = calloc(1, sizeof(*w));
-    if (!w)
-        return -ENOMEM;
-    w->c = c;
-    w->copy = malloc(len);
-    if (!w->copy) {
-        free(w);
-        return -ENOMEM;
-    }
-    memcpy(w->copy, data, len);
-    uv_buf_t b = uv_buf_init(w->copy, (unsigned)len);
-    int rc = uv_write(&w->req, (uv_stream_t *)&c->tcp, &b, 1, write_done);
-    if (rc < 0) {
-        free(w->copy);
-        free(w);
-        return rc;
-    }
-    return 0;
-}
 
 static void reply_full(conn *c, int cseq, int status, const char *extra, const char *ctype, const char *body,
                        size_t body_len)
@@ -179,11 +50,11 @@ static void reply_full(conn *c, int cseq, int status, const char *extra, const c
         cv_sbuf_puts(o, "\r\n");
     }
     if (!cv_sbuf_ok(o)) {
-        conn_close(c, "out of memory");
+        cv__rtsp_conn_close(c, "out of memory");
         return;
     }
-    if (send_bytes(c, o->p, o->len) < 0)
-        conn_close(c, "write failed");
+    if (cv__rtsp_send_bytes(c, o->p, o->len) < 0)
+        cv__rtsp_conn_close(c, "write failed");
 }
 
 static void reply(conn *c, int cseq, int status, const char *extra)
@@ -202,7 +73,7 @@ static void emit(conn *c, cv_rtsp_event_kind kind, const char *detail)
         .camera = &s->camera,
         .access = &c->access,
         .peer = c->peer_ip,
-        .transport = s->t[0].setup && !s->t[0].tcp ? "UDP" : "TCP",
+        .transport = c->tls ? "TLS" : s->t[0].setup && !s->t[0].tcp ? "UDP" : "TCP",
         .detail = detail,
     };
     srv->cfg.on_event(srv->cfg.ctx, &ev);
@@ -237,7 +108,7 @@ static int sink_write(void *ctx, cv_frame *f)
          * which still holds the subscription). */
         c->violated = true;
         c->doom = "isolation violation";
-        uv_timer_start(&c->timer, on_tick, 0, 1000);
+        uv_timer_start(&c->timer, cv__rtsp_on_tick, 0, 1000);
         return -EPERM;
     }
     if (!f->rtp)
@@ -294,11 +165,12 @@ static int sink_write(void *ctx, cv_frame *f)
         bufs = w->bufs;
         nbufs = 2 * wire->npkts;
     }
-    int rc = uv_write(&w->req, (uv_stream_t *)&c->tcp, bufs, nbufs, write_done);
+    int rc = cv__rtsp_submit(c, w, bufs, nbufs);
     if (rc < 0) {
         cv_frame_unref(w->f);
         free(w->bufs);
         free(w->hdrs);
+        free(w->copy);
         free(w);
         return rc;
     }
@@ -308,7 +180,7 @@ static int sink_write(void *ctx, cv_frame *f)
 static void sink_close(void *ctx, const char *reason)
 {
     conn *c = ctx;
-    conn_close(c, reason);
+    cv__rtsp_conn_close(c, reason);
 }
 
 static void send_rtcp(conn *c, size_t ti, const uint8_t *buf, size_t len)
@@ -322,7 +194,7 @@ static void send_rtcp(conn *c, size_t ti, const uint8_t *buf, size_t len)
         tmp[1] = (uint8_t)t->ch[1];
         cv_wr_be16(tmp + 2, (uint16_t)len);
         memcpy(tmp + 4, buf, len);
-        (void)send_bytes(c, tmp, len + 4);
+        (void)cv__rtsp_send_bytes(c, tmp, len + 4);
     } else if (t->udp[1]) {
         uv_buf_t b = uv_buf_init((char *)buf, (unsigned)len);
         (void)uv_udp_try_send(t->udp[1], &b, 1, (const struct sockaddr *)&t->peer[1]);
@@ -344,15 +216,13 @@ static void send_sender_reports(conn *c)
 
 /* ------------------------------------------------------------ sessions */
 
+
 static void udp_closed(uv_handle_t *h)
 {
     conn *c = h->data;
     free(h);
-    if (c && --c->open_handles == 0) {
-        cv_sbuf_free(&c->out);
-        free(c->rbuf);
-        free(c);
-    }
+    if (c && --c->open_handles == 0)
+        cv__rtsp_conn_free(c);
 }
 
 static void sess_free(conn *c)
@@ -500,10 +370,11 @@ static void base_url(conn *c, const cv_rtsp_msg *m, char *out, size_t cap)
     size_t n = q ? (size_t)(q - uri.p) : uri.len;
     while (n && uri.p[n - 1] == '/')
         n--;
-    if (n >= 7 && strncasecmp(uri.p, "rtsp://", 7) == 0)
+    if ((n >= 7 && strncasecmp(uri.p, "rtsp://", 7) == 0) || (n >= 8 && strncasecmp(uri.p, "rtsps://", 8) == 0))
         snprintf(out, cap, "%.*s/", (int)n, uri.p);
     else
-        snprintf(out, cap, "rtsp://%s:%d%.*s/", c->local_ip, c->srv->port, (int)n, uri.p);
+        snprintf(out, cap, strchr(c->local_ip, ':') ? "%s://[%s]:%d%.*s/" : "%s://%s:%d%.*s/",
+                 c->tls ? "rtsps" : "rtsp", c->local_ip, c->port, (int)n, uri.p);
 }
 
 /* Authenticates and authorises a request naming a camera, once per
@@ -724,6 +595,12 @@ static void on_setup(conn *c, const cv_rtsp_msg *m)
         reply(c, m->cseq, 461, NULL);
         return;
     }
+    if (c->tls && !tr.tcp) {
+        /* RTSPS keeps the media inside TLS: interleaved only. */
+        CV_INFO("%p: SETUP from %s: UDP over RTSPS refused", (void *)c, c->peer);
+        reply(c, m->cseq, 461, NULL);
+        return;
+    }
     session *s = c->sess;
     if (s && !cv_id_eq(&s->camera, &cam)) {
         reply(c, m->cseq, 459, NULL);
@@ -858,7 +735,7 @@ static void on_record(conn *c, const cv_rtsp_msg *m)
         CV_INFO("%p: camera %s reconnected from %s; replacing its previous connection", (void *)c, s->camera_hex,
                 c->peer);
         if (old)
-            conn_close(old, "replaced by a newer connection of the same camera");
+            cv__rtsp_conn_close(old, "replaced by a newer connection of the same camera");
         rc = cv_stream_attach(st, c, tracks, n);
     }
     if (rc < 0) {
@@ -1070,7 +947,7 @@ static void on_udp_recv(uv_udp_t *h, ssize_t nread, const uv_buf_t *buf, const s
         else
             media_in(c, t, (const uint8_t *)buf->base, (size_t)nread);
         if (c->doom)
-            conn_close(c, c->doom);
+            cv__rtsp_conn_close(c, c->doom);
         return;
     }
 }
@@ -1091,7 +968,7 @@ static void process(conn *c)
             if (rc == 0)
                 break;
             if (rc < 0) {
-                conn_close(c, "bad interleaved frame");
+                cv__rtsp_conn_close(c, "bad interleaved frame");
                 return;
             }
             on_interleaved(c, ch, payload, plen);
@@ -1110,7 +987,7 @@ static void process(conn *c)
                                                                              : "parse error",
                     status);
             reply(c, -1, status, NULL);
-            conn_linger(c, "malformed request");
+            cv__rtsp_conn_linger(c, "malformed request");
             return;
         }
         if (!m.is_response)
@@ -1118,7 +995,7 @@ static void process(conn *c)
         off += (size_t)rc;
     }
     if (c->doom && !c->closing)
-        conn_close(c, c->doom);
+        cv__rtsp_conn_close(c, c->doom);
     if (c->closing || c->draining)
         return;
     if (off) {
@@ -1127,56 +1004,25 @@ static void process(conn *c)
     }
 }
 
-static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
+void cv__rtsp_input(conn *c)
 {
-    conn *c = h->data;
-    (void)suggested;
-    if (c->draining)
-        c->rlen = 0;
-    if (c->rcap - c->rlen < 2048 && c->rcap < RBUF_MAX) {
-        size_t cap = CV_MIN(c->rcap * 2, (size_t)RBUF_MAX);
-        uint8_t *p = realloc(c->rbuf, cap);
-        if (p) {
-            c->rbuf = p;
-            c->rcap = cap;
-        }
-    }
-    *buf = uv_buf_init((char *)c->rbuf + c->rlen, (unsigned)(c->rcap - c->rlen));
-}
-
-static void on_read(uv_stream_t *st, ssize_t nread, const uv_buf_t *buf)
-{
-    conn *c = st->data;
-    (void)buf;
-    if (nread < 0) {
-        conn_close(c, nread == UV_EOF ? "peer closed" : uv_strerror((int)nread));
-        return;
-    }
-    if (nread == 0)
-        return;
-    if (c->draining)
-        return; /* the answer is sent; what follows is discarded */
-    c->rlen += (size_t)nread;
-    c->last_activity_us = cv_now_us();
     process(c);
     if (!c->closing && !c->draining && c->rlen == c->rcap) {
         /* A full buffer that does not parse is an oversized message. */
         c->srv->stats.bad_requests++;
         CV_WARN("%p: message from %s exceeds %d bytes; closing", (void *)c, c->peer, RBUF_MAX);
         reply(c, -1, 413, NULL);
-        conn_linger(c, "message too large");
+        cv__rtsp_conn_linger(c, "message too large");
     }
 }
+
 
 static void handle_closed(uv_handle_t *h)
 {
     conn *c = h->data;
     cv_rtsp_server *srv = c->srv;
-    if (--c->open_handles == 0) {
-        cv_sbuf_free(&c->out);
-        free(c->rbuf);
-        free(c);
-    }
+    if (--c->open_handles == 0)
+        cv__rtsp_conn_free(c);
     if (--srv->open_handles == 0 && srv->stopping) {
         void (*done)(void *) = srv->done;
         void *ctx = srv->done_ctx;
@@ -1186,10 +1032,12 @@ static void handle_closed(uv_handle_t *h)
     }
 }
 
-static void conn_close(conn *c, const char *why)
+void cv__rtsp_conn_close(conn *c, const char *why)
 {
     if (c->closing)
         return;
+    if (c->tls)
+        cv__rtsp_tls_close(c);
     c->closing = true;
     CV_INFO("%p: closing connection from %s: %s", (void *)c, c->peer, why);
     cv_rtsp_server *srv = c->srv;
@@ -1215,7 +1063,7 @@ static void on_shutdown(uv_shutdown_t *req, int status)
 /* Closes gracefully after an error answer: send what is queued, then FIN,
  * and read (discarding) until the peer closes, so the peer sees the status
  * instead of a reset caused by its own unread bytes. */
-static void conn_linger(conn *c, const char *why)
+void cv__rtsp_conn_linger(conn *c, const char *why)
 {
     if (c->closing || c->draining)
         return;
@@ -1224,32 +1072,39 @@ static void conn_linger(conn *c, const char *why)
     c->drain_since_us = cv_now_us();
     sess_free(c);
     c->rlen = 0;
+    if (c->tls) {
+        cv_tls_conn_shutdown(c->tls); /* close_notify after the answer */
+        if (cv__rtsp_tls_flush(c) < 0) {
+            cv__rtsp_conn_close(c, why);
+            return;
+        }
+    }
     if (uv_shutdown(&c->shutdown, (uv_stream_t *)&c->tcp, on_shutdown) < 0)
-        conn_close(c, why);
+        cv__rtsp_conn_close(c, why);
 }
 
-static void on_tick(uv_timer_t *t)
+void cv__rtsp_on_tick(uv_timer_t *t)
 {
     conn *c = t->data;
     int64_t now = cv_now_us();
-    if (c->violated) {
-        conn_close(c, c->doom);
+    if (c->violated || (c->doom && !c->draining)) {
+        cv__rtsp_conn_close(c, c->doom);
         return;
     }
     if (c->draining) {
         if (now - c->drain_since_us > 2000000)
-            conn_close(c, "peer did not close after an error answer");
+            cv__rtsp_conn_close(c, "peer did not close after an error answer");
         return;
     }
     int64_t timeout = (int64_t)c->srv->cfg.session_timeout_s * 1000000;
     if (!c->sess) {
         if (now - c->last_activity_us > IDLE_NO_SESSION_US)
-            conn_close(c, "idle without a session");
+            cv__rtsp_conn_close(c, "idle without a session");
         return;
     }
     /* A publisher's media and a TCP viewer's reads both count as life. */
     if (now - c->last_activity_us > timeout) {
-        conn_close(c, "session timed out");
+        cv__rtsp_conn_close(c, "session timed out");
         return;
     }
     if (c->sess->mode == MODE_PUBLISH && c->sess->active)
@@ -1257,7 +1112,7 @@ static void on_tick(uv_timer_t *t)
             if (c->sess->t[i].reorder)
                 cv_rtp_reorder_flush_due(c->sess->t[i].reorder, now, reordered_in, &c->sess->t[i]);
     if (c->doom) {
-        conn_close(c, c->doom);
+        cv__rtsp_conn_close(c, c->doom);
         return;
     }
     if (c->sess->mode == MODE_PLAY && c->sess->active && now - c->last_sr_us >= SR_INTERVAL_US) {
@@ -1271,6 +1126,7 @@ static void refused_closed(uv_handle_t *h) { free(h); }
 static void on_connection(uv_stream_t *server, int status)
 {
     cv_rtsp_server *srv = server->data;
+    bool secure = server == (uv_stream_t *)&srv->tls_listener;
     if (status < 0) {
         CV_WARN("accept: %s", uv_strerror(status));
         return;
@@ -1294,6 +1150,13 @@ static void on_connection(uv_stream_t *server, int status)
     c->srv = srv;
     c->rcap = RBUF_MIN;
     c->rbuf = malloc(c->rcap);
+    c->port = secure ? srv->tls_port : srv->port;
+    if (secure) {
+        c->tls = cv_tls_conn_new(srv->cfg.tls);
+        c->tbuf = malloc(TBUF_CAP);
+        if (c->tls)
+            cv_tls_conn_ignore_alpn(c->tls); /* the context's ALPN list is HTTPS's */
+    }
     cv_sbuf_init(&c->out);
     uv_tcp_init(srv->loop, &c->tcp);
     uv_timer_init(srv->loop, &c->timer);
@@ -1307,8 +1170,8 @@ static void on_connection(uv_stream_t *server, int status)
     srv->conns = c;
     srv->stats.connections++;
     c->last_activity_us = cv_now_us();
-    if (!c->rbuf || uv_accept(server, (uv_stream_t *)&c->tcp) != 0) {
-        conn_close(c, "accept failed");
+    if (!c->rbuf || (secure && (!c->tls || !c->tbuf)) || uv_accept(server, (uv_stream_t *)&c->tcp) != 0) {
+        cv__rtsp_conn_close(c, "accept failed");
         return;
     }
     int len = sizeof(c->peer_addr);
@@ -1322,12 +1185,39 @@ static void on_connection(uv_stream_t *server, int status)
     uv_tcp_getsockname(&c->tcp, (struct sockaddr *)&local, &len);
     cv_addr_ip(&local, c->local_ip, sizeof(c->local_ip));
     uv_tcp_nodelay(&c->tcp, 1);
-    uv_timer_start(&c->timer, on_tick, 1000, 1000);
-    uv_read_start((uv_stream_t *)&c->tcp, on_alloc, on_read);
-    CV_DEBUG("%p: connection from %s", (void *)c, c->peer);
+    uv_timer_start(&c->timer, cv__rtsp_on_tick, 1000, 1000);
+    uv_read_start((uv_stream_t *)&c->tcp, cv__rtsp_on_alloc, cv__rtsp_on_read);
+    CV_DEBUG("%p: %s connection from %s", (void *)c, secure ? "RTSPS" : "RTSP", c->peer);
 }
 
 static void listener_closed(uv_handle_t *h);
+
+/* Opens one listener (counted in open_handles, closed by close_listeners
+ * even when this fails). */
+static int listen_on(cv_rtsp_server *srv, uv_tcp_t *h, const struct sockaddr_storage *sa, int port, int *bound)
+{
+    uv_tcp_init(srv->loop, h);
+    h->data = srv;
+    srv->open_handles++;
+    int rc;
+    if ((rc = uv_tcp_bind(h, (const struct sockaddr *)sa, 0)) < 0 ||
+        (rc = uv_listen((uv_stream_t *)h, 512, on_connection)) < 0) {
+        CV_ERROR("cannot listen on %s:%d: %s", srv->bind_addr, port, uv_strerror(rc));
+        return rc;
+    }
+    struct sockaddr_storage got;
+    int len = sizeof(got);
+    uv_tcp_getsockname(h, (struct sockaddr *)&got, &len);
+    *bound = cv_addr_port(&got);
+    return 0;
+}
+
+static void close_listeners(cv_rtsp_server *srv)
+{
+    uv_close((uv_handle_t *)&srv->listener, listener_closed);
+    if (srv->tls_listener.data) /* initialised */
+        uv_close((uv_handle_t *)&srv->tls_listener, listener_closed);
+}
 
 int cv_rtsp_server_start(cv_rtsp_server **out, uv_loop_t *loop, cv_registry *reg, const cv_rtsp_server_config *cfg)
 {
@@ -1349,26 +1239,26 @@ int cv_rtsp_server_start(cv_rtsp_server **out, uv_loop_t *loop, cv_registry *reg
         free(srv);
         return rc;
     }
-    uv_tcp_init(loop, &srv->listener);
-    srv->listener.data = srv;
-    srv->open_handles = 1;
-    if ((rc = uv_tcp_bind(&srv->listener, (const struct sockaddr *)&sa, 0)) < 0 ||
-        (rc = uv_listen((uv_stream_t *)&srv->listener, 512, on_connection)) < 0) {
-        CV_ERROR("cannot listen on %s:%d: %s", srv->bind_addr, cfg->port, uv_strerror(rc));
-        /* srv is freed by the close callback on the next loop turn. */
+    struct sockaddr_storage tls_sa;
+    if (cfg->tls && (rc = cv_addr_from_ip(srv->bind_addr, cfg->tls_port, &tls_sa)) < 0) {
+        free(srv);
+        return rc;
+    }
+    srv->tls_port = -1;
+    if ((rc = listen_on(srv, &srv->listener, &sa, cfg->port, &srv->port)) < 0 ||
+        (cfg->tls && (rc = listen_on(srv, &srv->tls_listener, &tls_sa, cfg->tls_port, &srv->tls_port)) < 0)) {
+        /* srv is freed by the close callbacks on the next loop turn. */
         srv->stopping = true;
-        uv_close((uv_handle_t *)&srv->listener, listener_closed);
+        close_listeners(srv);
         *out = NULL;
         return rc;
     }
-    int len = sizeof(sa);
-    uv_tcp_getsockname(&srv->listener, (struct sockaddr *)&sa, &len);
-    srv->port = cv_addr_port(&sa);
     *out = srv;
     return 0;
 }
 
 int cv_rtsp_server_port(const cv_rtsp_server *s) { return s->port; }
+int cv_rtsp_server_tls_port(const cv_rtsp_server *s) { return s->cfg.tls ? s->tls_port : -1; }
 
 static void listener_closed(uv_handle_t *h)
 {
@@ -1388,8 +1278,8 @@ void cv_rtsp_server_stop(cv_rtsp_server *srv, void (*done)(void *), void *ctx)
     srv->done = done;
     srv->done_ctx = ctx;
     while (srv->conns)
-        conn_close(srv->conns, "server shutting down");
-    uv_close((uv_handle_t *)&srv->listener, listener_closed);
+        cv__rtsp_conn_close(srv->conns, "server shutting down");
+    close_listeners(srv);
 }
 
 void cv_rtsp_server_drop_camera(cv_rtsp_server *srv, const cv_id *camera)
@@ -1398,7 +1288,7 @@ void cv_rtsp_server_drop_camera(cv_rtsp_server *srv, const cv_id *camera)
     for (; c; c = next) {
         next = c->next;
         if (c->sess && cv_id_eq(&c->sess->camera, camera))
-            conn_close(c, "camera removed");
+            cv__rtsp_conn_close(c, "camera removed");
     }
 }
 
@@ -1414,7 +1304,7 @@ size_t cv_rtsp_server_recheck(cv_rtsp_server *srv)
             continue;
         c->authed = false;
         emit(c, CV_RTSP_EV_REVOKED, "access revoked");
-        conn_close(c, "access revoked");
+        cv__rtsp_conn_close(c, "access revoked");
         closed++;
     }
     return closed;

@@ -1,6 +1,7 @@
 /* The RTSP server: cameras publish (ANNOUNCE/SETUP/RECORD) and viewers play
  * (DESCRIBE/SETUP/PLAY) over TCP interleaved or UDP unicast, both on
- * rtsp://host:port/cam/<camera-id>. Loop thread only. */
+ * rtsp://host:port/cam/<camera-id>; optionally a second listener speaks the
+ * same RTSP inside TLS (rtsps://, interleaved TCP only). Loop thread only. */
 #ifndef CV_RTSP_SERVER_H
 #define CV_RTSP_SERVER_H
 
@@ -12,6 +13,7 @@
 #include "base/sbuf.h"
 #include "base/util.h"
 #include "hub/registry.h"
+#include "tls/tls.h"
 
 typedef struct cv_rtsp_server cv_rtsp_server;
 
@@ -57,7 +59,13 @@ typedef struct {
     const char *bind_addr;     /* default "127.0.0.1" */
     int port;                  /* 0: ephemeral (see cv_rtsp_server_port) */
     int session_timeout_s;     /* default 60 */
-    int max_connections;       /* default 4096; further connections are refused */
+    int max_connections;       /* default 4096; further connections are refused (both listeners) */
+    /* RTSPS: borrowed context (NULL: no TLS listener) and its port (0:
+     * ephemeral). Its connections encrypt each write (one copy per viewer;
+     * the plain listener stays zero-copy), refuse UDP transport with 461,
+     * and otherwise follow the same rules, limits and rechecks. */
+    cv_tls_ctx *tls;
+    int tls_port;
     /* May this request see (or publish) this camera? Returns an RTSP status:
      * 200 with *out filled; 401 with a WWW-Authenticate value appended to
      * challenge; 403; or 503 with a Retry-After value (seconds) appended to
@@ -81,11 +89,13 @@ typedef struct {
     uint64_t refused_connections;  /* over max_connections */
     uint64_t isolation_violations; /* frames refused at the last write: wrong camera */
     uint64_t bytes_out;            /* media handed to viewers (RTP with interleave headers) */
+    uint64_t tls_failures;         /* RTSPS handshakes that failed or were abandoned */
 } cv_rtsp_server_stats;
 
 int cv_rtsp_server_start(cv_rtsp_server **out, uv_loop_t *loop, cv_registry *reg,
                          const cv_rtsp_server_config *cfg) __attribute__((warn_unused_result));
 int cv_rtsp_server_port(const cv_rtsp_server *s);
+int cv_rtsp_server_tls_port(const cv_rtsp_server *s); /* -1 without RTSPS */
 /* Closes the listener and every connection; frees the server once all
  * handles have closed, then calls done (may be NULL). */
 void cv_rtsp_server_stop(cv_rtsp_server *s, void (*done)(void *ctx), void *ctx);

@@ -23,6 +23,7 @@ void cv_config_defaults(cv_config *c)
     c->throttle_base_us = 1000000;
     c->throttle_max_us = 15 * 60 * 1000000LL;
     c->https_port = 8443;
+    c->rtsps_port = 8322;
     c->hls_part_ms = 334;
     c->hls_segment_ms = 2000;
     c->hls_target_s = 4;
@@ -66,6 +67,7 @@ int cv_config_set(cv_config *c, const char *key, const char *v, char *err, size_
     INT_KEY("throttle_lockout_ms", 10, 3600000, c->throttle_base_us, 1000)
     INT_KEY("throttle_max_lockout_s", 1, 86400, c->throttle_max_us, 1000000LL)
     INT_KEY("https_port", -1, 65535, c->https_port, 1)
+    INT_KEY("rtsps_port", -1, 65535, c->rtsps_port, 1)
     INT_KEY("hls_part_ms", 100, 2000, c->hls_part_ms, 1)
     INT_KEY("hls_segment_ms", 500, 10000, c->hls_segment_ms, 1)
     INT_KEY("hls_target_duration", 1, 30, c->hls_target_s, 1)

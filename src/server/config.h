@@ -27,6 +27,9 @@ typedef struct {
      * tls_cert/tls_key a self-signed certificate for localhost is made under
      * data_dir/tls on first start. */
     int https_port;
+    /* RTSPS (RTSP inside TLS, interleaved TCP only) with the same
+     * certificate: port 8322 by default, -1 disables it, 0 = ephemeral. */
+    int rtsps_port;
     char tls_cert[512];
     char tls_key[512];
     /* Base of the HTTP links the server and the CLI hand out, e.g.

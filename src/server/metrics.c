@@ -74,7 +74,8 @@ void cv_metrics_render(const cv_metrics *m, cv_sbuf *b)
         m->http.bad_requests + m->https.bad_requests);
     one(b, "camvault_http_timeouts_total", "counter", "HTTP requests or idle connections timed out (slow clients).",
         m->http.timeouts + m->https.timeouts);
-    one(b, "camvault_tls_handshake_failures_total", "counter", "Failed TLS handshakes.", m->https.tls_failures);
+    one(b, "camvault_tls_handshake_failures_total", "counter", "Failed TLS handshakes (HTTPS and RTSPS).",
+        m->https.tls_failures + m->rtsp.tls_failures);
     one(b, "camvault_rtsp_bad_requests_total", "counter", "Malformed RTSP requests.", m->rtsp.bad_requests);
     one(b, "camvault_refused_connections_total", "counter", "Connections refused over the connection cap.",
         m->rtsp.refused_connections + m->http.refused_connections + m->https.refused_connections);

@@ -472,7 +472,7 @@ static int start_http(cv_server *s)
         return rc;
     }
     if (s->cfg.https_port >= 0) {
-        if ((rc = make_tls(s)) < 0)
+        if (!s->tls && (rc = make_tls(s)) < 0)
             return rc;
         hc.bind_addr = s->cfg.bind_addr;
         hc.port = s->cfg.https_port;
@@ -557,6 +557,9 @@ int cv_server_start(cv_server **out, uv_loop_t *loop, const cv_config *cfg)
         rc = -ENOMEM;
         goto err_key;
     }
+    /* HTTPS and RTSPS share one context, so a reload applies to both. */
+    if (cfg->rtsps_port >= 0 && (rc = make_tls(s)) < 0)
+        goto err_reg;
     cv_rtsp_server_config rc_cfg = {
         .bind_addr = cfg->bind_addr,
         .port = cfg->rtsp_port,
@@ -566,16 +569,20 @@ int cv_server_start(cv_server **out, uv_loop_t *loop, const cv_config *cfg)
         .still_allowed = cv_access_rtsp_still_allowed,
         .on_event = cv_access_rtsp_event,
         .ctx = s->access,
+        .tls = cfg->rtsps_port >= 0 ? s->tls : NULL,
+        .tls_port = cfg->rtsps_port,
     };
     if ((rc = cv_rtsp_server_start(&s->rtsp, loop, s->reg, &rc_cfg)) < 0)
         goto err_reg;
     CV_INFO("rtsp listening on %s:%d", cfg->bind_addr, cv_rtsp_server_port(s->rtsp));
+    if (rc_cfg.tls)
+        CV_INFO("rtsps listening on %s:%d", cfg->bind_addr, cv_rtsp_server_tls_port(s->rtsp));
     if ((rc = start_http(s)) < 0)
         goto err_rtsp;
     if (!cv_config_is_loopback(cfg))
-        CV_WARN("listening beyond loopback (%s): RTSP is not encrypted; viewers authenticate with tokens or "
-                "Digest app passwords, cameras with Digest ingest secrets",
-                cfg->bind_addr);
+        CV_WARN("listening beyond loopback (%s): plain RTSP is not encrypted (RTSPS is%s); viewers authenticate "
+                "with tokens or Digest app passwords, cameras with Digest ingest secrets",
+                cfg->bind_addr, cv_server_rtsps_port(s) >= 0 ? "" : " off");
     s->data_version = cv_store_data_version(s->store);
     reconcile(s);
     uv_timer_init(loop, &s->reconcile);
@@ -595,7 +602,9 @@ err_rtsp:
     cv_watch_free(s->watch);
     cv_api_free(s->api);
     cv_tls_ctx_free(s->tls);
+    s->tls = NULL;
 err_reg:
+    cv_tls_ctx_free(s->tls); /* NULL-safe; err_rtsp has freed and cleared it */
     cv_registry_free(s->reg);
 err_key:
     cv_access_free(s->access);
@@ -610,6 +619,7 @@ err_free:
 int cv_server_rtsp_port(const cv_server *s) { return cv_rtsp_server_port(s->rtsp); }
 int cv_server_http_port(const cv_server *s) { return cv_http_server_port(s->http); }
 int cv_server_https_port(const cv_server *s) { return s->https ? cv_http_server_port(s->https) : -1; }
+int cv_server_rtsps_port(const cv_server *s) { return cv_rtsp_server_tls_port(s->rtsp); }
 
 static void rtsp_stopped(void *ctx)
 {

@@ -16,6 +16,7 @@ int cv_server_start(cv_server **out, uv_loop_t *loop, const cv_config *cfg) __at
 int cv_server_rtsp_port(const cv_server *s);
 int cv_server_http_port(const cv_server *s);
 int cv_server_https_port(const cv_server *s); /* -1 when HTTPS is off */
+int cv_server_rtsps_port(const cv_server *s); /* -1 when RTSPS is off */
 /* Loads the TLS certificate and key again (SIGHUP; also noticed by itself
  * within 5 s when the files change). On failure the old one stays. */
 void cv_server_reload_tls(cv_server *s);

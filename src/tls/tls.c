@@ -51,6 +51,7 @@ struct cv_tls_conn {
     SSL *ssl;
     BIO *rbio, *wbio; /* network -> SSL, SSL -> network; owned by ssl */
     bool done, failed, shut;
+    bool no_alpn; /* cv_tls_conn_ignore_alpn */
     unsigned char *early; /* application bytes written before the handshake finished */
     size_t early_len;
     const char *alpn; /* points into ctx->alpn, or "" */
@@ -122,7 +123,9 @@ static int alpn_select(SSL *ssl, const unsigned char **out, unsigned char *outle
                        unsigned int inlen, void *arg)
 {
     const cv_tls_ctx *c = arg;
-    (void)ssl;
+    const cv_tls_conn *t = SSL_get_app_data(ssl);
+    if (t && t->no_alpn)
+        return SSL_TLSEXT_ERR_NOACK;
     for (size_t i = 0; i < c->nalpn; i++) {
         const unsigned char *ours = (const unsigned char *)c->alpn[i];
         size_t olen = strlen(c->alpn[i]);
@@ -528,6 +531,7 @@ cv_tls_conn *cv_tls_conn_new(cv_tls_ctx *c)
     BIO_set_mem_eof_return(t->rbio, -1);
     SSL_set_bio(t->ssl, t->rbio, t->wbio);
     SSL_set_accept_state(t->ssl);
+    SSL_set_app_data(t->ssl, t);
     t->sslctx = c->ssl;
     t->ctx = c;
     c->refs++;
@@ -670,6 +674,7 @@ size_t cv_tls_conn_take_out(cv_tls_conn *t, void *buf, size_t cap)
     return n > 0 ? (size_t)n : 0;
 }
 
+void cv_tls_conn_ignore_alpn(cv_tls_conn *t) { t->no_alpn = true; }
 bool cv_tls_conn_handshake_done(const cv_tls_conn *t) { return t->done; }
 const char *cv_tls_conn_alpn(const cv_tls_conn *t) { return t->alpn; }
 const char *cv_tls_conn_error(const cv_tls_conn *t) { return t->err; }

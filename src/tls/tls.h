@@ -46,6 +46,10 @@ int cv_tls_make_selfsigned(const char *cert_path, const char *key_path, const ch
  * holds a reference to c, so c may be freed first. NULL when out of memory. */
 cv_tls_conn *cv_tls_conn_new(cv_tls_ctx *c);
 void cv_tls_conn_free(cv_tls_conn *t);
+/* For listeners that share the context but speak another protocol (RTSPS):
+ * this connection selects no ALPN protocol, whatever the client offers, and
+ * never fails the handshake over ALPN. Call before the first feed. */
+void cv_tls_conn_ignore_alpn(cv_tls_conn *t);
 
 /* Feeds bytes read from the socket. Returns 0, or -EPROTO when the peer
  * sent something that is not TLS or failed the handshake (the reason is in

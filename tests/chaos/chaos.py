@@ -82,7 +82,8 @@ class Camvault:
     def start(self):
         self.logf = open(self.data / "camvault.log", "w")
         self.proc = subprocess.Popen([self.bin, "serve", "--data", str(self.data), "--config", str(self.conf),
-                                      "--rtsp-port", "0", "--http-port", "0", "--https-port", "-1"],
+                                      "--rtsp-port", "0", "--http-port", "0", "--https-port", "-1",
+                                      "--rtsps-port", "-1"],
                                      stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                                      text=True, errors="replace")
         threading.Thread(target=self._pump, daemon=True).start()

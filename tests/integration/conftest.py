@@ -57,7 +57,7 @@ class Server:
         self.users = {}
 
     def args(self):
-        a = [str(CAMVAULT), "serve", "--data", str(self.data_dir), "--rtsp-port", "0", "--http-port", "0", "--https-port", "0",
+        a = [str(CAMVAULT), "serve", "--data", str(self.data_dir), "--rtsp-port", "0", "--http-port", "0", "--https-port", "0", "--rtsps-port", "0",
              "--log-level", "debug"]
         if self.config:
             a += ["--config", str(self.config)]

@@ -378,7 +378,7 @@ def _input_args(url, extra):
     a = list(extra)
     if "-threads" not in a:  # frame-threaded decoding holds (threads - 1) frames: decode as they come
         a = ["-threads", "1"] + a
-    if str(url).startswith("rtsp://") and "-rtsp_transport" not in a:
+    if str(url).startswith(("rtsp://", "rtsps://")) and "-rtsp_transport" not in a:
         a = ["-rtsp_transport", "tcp"] + a
     return a
 
