@@ -4,7 +4,7 @@
 #   2. the same under AddressSanitizer + UndefinedBehaviorSanitizer
 #   3. the chaos test in CI mode (tests/chaos/run, a few minutes) on the ASan
 #      build (the gcc build with --no-asan); CHAOS=0 leaves it out
-#   4. each libFuzzer target (clang) for FUZZ_SECONDS
+#   4. each libFuzzer target (clang) for FUZZ_SECONDS, two at a time (FUZZ_JOBS)
 # Options: --asan-only, --fuzz-only, --no-asan, --no-fuzz. Exit status is
 # non-zero when anything failed.
 set -uo pipefail
@@ -98,21 +98,31 @@ if [ $do_fuzz = 1 ]; then
       >"$results/fuzz-setup.log" 2>&1 || { cat "$results/fuzz-setup.log"; step_fail "fuzz: meson setup"; }
   fi
   if [ -f build-fuzz/build.ninja ] && ninja -C build-fuzz >"$results/fuzz-build.log" 2>&1; then
+    # Two fuzzers at a time (one per core); each writes its exit status next to its log.
+    names=()
     for fz in build-fuzz/tests/fuzz/*-fuzzer; do
       [ -x "$fz" ] || continue
       name=$(basename "$fz" -fuzzer)
-      corpus="tests/fuzz/corpus/$name"
-      work=$(mktemp -d)
-      cp -r "$corpus"/. "$work"/ 2>/dev/null || true
-      if "$fz" -max_total_time="$FUZZ_SECONDS" -timeout=10 -rss_limit_mb=2048 -print_final_stats=1 \
-           -artifact_prefix="$results/" "$work" >"$results/$name.log" 2>&1; then
+      names+=("$name")
+      while [ "$(jobs -rp | wc -l)" -ge "${FUZZ_JOBS:-2}" ]; do wait -n; done
+      (
+        work=$(mktemp -d)
+        cp -r "tests/fuzz/corpus/$name"/. "$work"/ 2>/dev/null || true
+        "$fz" -max_total_time="$FUZZ_SECONDS" -timeout=10 -rss_limit_mb=2048 -print_final_stats=1 \
+          -artifact_prefix="$results/$name-" "$work" >"$results/$name.log" 2>&1
+        echo $? >"$results/$name.rc"
+        rm -rf "$work"
+      ) &
+    done
+    wait
+    for name in "${names[@]}"; do
+      if [ "$(cat "$results/$name.rc" 2>/dev/null)" = 0 ]; then
         passed=$((passed + 1))
         echo "fuzz $name: ok ($(grep -o 'stat::number_of_executed_units: *[0-9]*' "$results/$name.log" | grep -o '[0-9]*$') execs)"
       else
         tail -40 "$results/$name.log"
         step_fail "fuzz $name (crash input kept in its log above)"
       fi
-      rm -rf "$work"
     done
   else
     tail -50 "$results/fuzz-build.log" 2>/dev/null
