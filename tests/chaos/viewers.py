@@ -381,13 +381,13 @@ class Viewer(threading.Thread):
             sid = parts[0][2]
             if want is None:
                 want = parts[-1][:2]  # start at the newest part, like a low-latency player
-            todo = [p for p in parts if p[:2] >= want]
-            if not todo and parts[-1][:2] < want and hint is None:
+            # Every part from the one wanted on; a player that fell behind the
+            # playlist window resumes at its oldest part.
+            pending = [p for p in parts if p[:2] >= want]
+            if not pending and parts[-1][:2] < want and hint is None:
                 want = None
                 continue
-            if todo and todo[0][:2] != want and parts[0][:2] > want:
-                pass  # fell behind the playlist window: resume at its oldest part
-            for msn, idx, _ in todo:
+            for msn, idx, _ in pending:
                 if not self.running():
                     return
                 req_t = time.time()
