@@ -242,3 +242,20 @@ def annexb_nals(data):
             nal = nal[:-1]  # a 4-byte start code's leading zero
         out.append(nal)
     return out
+
+
+def frame_gaps(client, done, seconds, read_timeout):
+    """Reads a playing TCP-interleaved client's video (channel 0) until done()
+    or `seconds` pass. Returns (frames, the longest wait in seconds between
+    two frames' last packets), for checking that a viewer stays smooth while
+    another one is being dropped."""
+    last, worst, frames = time.monotonic(), 0.0, 0
+    t0 = time.monotonic()
+    while time.monotonic() - t0 < seconds and not done():
+        ch, pkt = client.read_packet(timeout=read_timeout)
+        if ch == 0 and rtp_header(pkt)[0]:  # marker: end of a frame
+            now = time.monotonic()
+            worst = max(worst, now - last)
+            last = now
+            frames += 1
+    return frames, worst

@@ -4,7 +4,7 @@ import socket
 import time
 
 from conftest import SLOW, make_clip, push_camera, wait_for, wait_live
-from rtsp_client import Client, rtp_header
+from rtsp_client import Client, frame_gaps, rtp_header
 
 
 def test_rtcp_sender_reports_reach_tcp_viewers(server, procs):
@@ -79,15 +79,7 @@ def test_stalled_viewer_does_not_delay_others(server, procs):
 
     good = Client("127.0.0.1", srv.port)
     assert good.play_tcp(srv.url(cam["id"])).status == 200
-    last, worst, frames = time.monotonic(), 0.0, 0
-    t0 = time.monotonic()
-    while time.monotonic() - t0 < 12 * SLOW and not srv.find(r"viewer stalled|wrote nothing"):
-        ch, pkt = good.read_packet(timeout=5 * SLOW)
-        if ch == 0 and rtp_header(pkt)[0]:  # marker: end of a frame
-            now = time.monotonic()
-            worst = max(worst, now - last)
-            last = now
-            frames += 1
+    frames, worst = frame_gaps(good, lambda: srv.find(r"viewer stalled|wrote nothing"), 12 * SLOW, 5 * SLOW)
     wait_for(lambda: srv.find(r"too slow"), 5, "the stalled viewer to be dropped to a keyframe")
     wait_for(lambda: srv.find(r"viewer stalled|wrote nothing"), 20, "the stalled viewer to be disconnected")
     assert frames > 50

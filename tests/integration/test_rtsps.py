@@ -13,7 +13,7 @@ import pytest
 
 from conftest import SLOW, Server, make_clip, push_camera, wait_for, wait_live
 from pattern import PatternCamera, decode_stream
-from rtsp_client import Client, rtp_header
+from rtsp_client import Client, frame_gaps
 
 
 def rtsps_port(srv):
@@ -217,15 +217,7 @@ def test_a_stalled_rtsps_viewer_is_dropped_like_a_plain_one(server, procs):
     assert stalled.play_tcp(rtsps_url(srv, cam["id"], tok)).status == 200  # then never reads again
     good = TlsClient(srv)
     assert good.play_tcp(rtsps_url(srv, cam["id"], tok)).status == 200
-    last, worst, frames = time.monotonic(), 0.0, 0
-    t0 = time.monotonic()
-    while time.monotonic() - t0 < 12 * SLOW and not srv.find(r"viewer stalled|wrote nothing"):
-        ch, pkt = good.read_packet(timeout=5 * SLOW)
-        if ch == 0 and rtp_header(pkt)[0]:
-            now = time.monotonic()
-            worst = max(worst, now - last)
-            last = now
-            frames += 1
+    frames, worst = frame_gaps(good, lambda: srv.find(r"viewer stalled|wrote nothing"), 12 * SLOW, 5 * SLOW)
     wait_for(lambda: srv.find(r"too slow"), 5, "the stalled viewer to be dropped to a keyframe")
     wait_for(lambda: srv.find(r"viewer stalled|wrote nothing"), 20, "the stalled viewer to be disconnected")
     assert frames > 50
