@@ -38,29 +38,27 @@ def unescape(payload):
     return bytes(out)
 
 
+def _ff_coded(rbsp, i):
+    """An SEI payload type or size (a run of 0xFF bytes, each worth 255, then
+    the last byte) at i: (value, next index), or (None, i) when truncated."""
+    value, n = 0, len(rbsp)
+    while i < n and rbsp[i] == 0xFF:
+        value += 255
+        i += 1
+    if i >= n:
+        return None, i
+    return value + rbsp[i], i + 1
+
+
 def _sei_messages(rbsp):
     """Yields (payload_type, payload bytes) of an SEI RBSP (without NAL header)."""
     i, n = 0, len(rbsp)
     while i < n:
         if rbsp[i] == 0x80 and i == n - 1:  # rbsp_trailing_bits
             return
-        ptype = 0
-        while i < n and rbsp[i] == 0xFF:
-            ptype += 255
-            i += 1
-        if i >= n:
-            return
-        ptype += rbsp[i]
-        i += 1
-        size = 0
-        while i < n and rbsp[i] == 0xFF:
-            size += 255
-            i += 1
-        if i >= n:
-            return
-        size += rbsp[i]
-        i += 1
-        if i + size > n:
+        ptype, i = _ff_coded(rbsp, i)
+        size, i = _ff_coded(rbsp, i)
+        if ptype is None or size is None or i + size > n:
             return
         yield ptype, rbsp[i:i + size]
         i += size
