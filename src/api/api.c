@@ -60,6 +60,11 @@ static const route routes[] = {
     {"POST", "cameras/*/tokens", cv__api_token_issue, CV_BODY_TOKEN_ISSUE, 0},
     {"POST", "tokens/revoke", cv__api_token_revoke, CV_BODY_TOKEN, 0},
     {"GET", "audit", cv__api_audit, CV_BODY_EMPTY, 0},
+    {"GET", "me/links", cv__api_links_list, CV_BODY_EMPTY, 0},
+    {"DELETE", "me/links/*", cv__api_link_remove, CV_BODY_EMPTY, 0},
+    {"GET", "integrations", cv__api_integrations_list, CV_BODY_EMPTY, R_ADMIN},
+    {"POST", "integrations/*/disable", cv__api_integration_disable, CV_BODY_KILL_SWITCH, R_ADMIN},
+    {"POST", "integrations/*/enable", cv__api_integration_enable, CV_BODY_KILL_SWITCH, R_ADMIN},
 };
 
 /* ----------------------------------------------------------- lifecycle */

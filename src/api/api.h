@@ -13,6 +13,7 @@
 #include "auth/guard.h"
 #include "auth/key.h"
 #include "http/server.h"
+#include "store/people.h"
 #include "store/store.h"
 
 typedef struct cv_api cv_api;
@@ -41,5 +42,13 @@ cv_api *cv_api_new(uv_loop_t *loop, const cv_api_config *cfg);
 void cv_api_free(cv_api *a);
 /* The cv_http_server_config.handle (ctx: the cv_api). */
 void cv_api_handle(void *ctx, cv_http_req *req);
+
+/* A browser's web session, for pages outside /api/v1/ (the OAuth consent
+ * page): the session cookie (a Bearer session secret is not accepted here)
+ * of a live session of an enabled user, and for unsafe methods also the
+ * X-CSRF-Token header. Returns 0 with *user filled and csrf (65 bytes:
+ * the session's CSRF value, hex) set, -EACCES without a valid session
+ * (answer 401) or -EPERM when the CSRF header is missing or wrong (403). */
+int cv_api_session_user(cv_api *a, cv_http_req *req, bool unsafe, cv_user_rec *user, char csrf[65]);
 
 #endif

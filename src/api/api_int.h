@@ -166,4 +166,10 @@ void cv__api_token_issue(cv__api_call *c);
 void cv__api_token_revoke(cv__api_call *c);
 void cv__api_audit(cv__api_call *c);
 
+void cv__api_links_list(cv__api_call *c);
+void cv__api_link_remove(cv__api_call *c);
+void cv__api_integrations_list(cv__api_call *c);
+void cv__api_integration_disable(cv__api_call *c);
+void cv__api_integration_enable(cv__api_call *c);
+
 #endif

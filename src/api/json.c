@@ -61,6 +61,9 @@ static const cv_api_field f_token_issue[] = {
 static const cv_api_field f_token[] = {
     STR("token", true, 0, 1, CV_TOKEN_MAX - 1),
 };
+static const cv_api_field f_kill_switch[] = {
+    STR("camera_model", false, CV_API_PRINTABLE, 1, 63),
+};
 
 #define SCHEMA(id, f) [id] = {#id, f, CV_ARRAY_LEN(f)}
 static const cv_api_schema schemas[CV_BODY__COUNT] = {
@@ -76,6 +79,7 @@ static const cv_api_schema schemas[CV_BODY__COUNT] = {
     SCHEMA(CV_BODY_GRANT_ADD, f_grant_add),
     SCHEMA(CV_BODY_TOKEN_ISSUE, f_token_issue),
     SCHEMA(CV_BODY_TOKEN, f_token),
+    SCHEMA(CV_BODY_KILL_SWITCH, f_kill_switch),
 };
 
 _Static_assert(CV_ARRAY_LEN(f_login) <= CV_API_FIELDS_MAX && CV_ARRAY_LEN(f_camera_add) <= CV_API_FIELDS_MAX,

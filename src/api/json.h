@@ -53,6 +53,7 @@ typedef enum {
     CV_BODY_GRANT_ADD,   /* login, scopes, expires_in */
     CV_BODY_TOKEN_ISSUE, /* scope?, ttl? */
     CV_BODY_TOKEN,       /* token */
+    CV_BODY_KILL_SWITCH, /* camera_model? */
     CV_BODY__COUNT
 } cv_api_body;
 

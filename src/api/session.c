@@ -121,6 +121,26 @@ bool cv__api_authenticate(cv__api_call *c, bool unsafe)
     return true;
 }
 
+int cv_api_session_user(cv_api *a, cv_http_req *req, bool unsafe, cv_user_rec *user, char csrf[65])
+{
+    cv_str secret = cv_http_req_cookie(req, COOKIE);
+    uint8_t h[32];
+    cv_websession_rec ws;
+    if (!secret.p || secret.len == 0 || secret.len > SECRET_MAX)
+        return -EACCES;
+    cv_hash32(secret.p, secret.len, h);
+    if (cv_store_websession_get(a->store, h, cv_wall_us(), &ws) != 0 || cv_store_user_get(a->store, &ws.user, user) != 0 ||
+        user->disabled)
+        return -EACCES;
+    csrf_hex(a->key, secret.p, secret.len, csrf);
+    if (unsafe) {
+        cv_str got = cv_http_req_header(req, "X-CSRF-Token");
+        if (!got.p || got.len != 64 || sodium_memcmp(got.p, csrf, 64) != 0)
+            return -EPERM;
+    }
+    return 0;
+}
+
 /* ---------------------------------------------------------------- login */
 
 static int64_t retry_seconds(int64_t wait_us) { return (wait_us + 999999) / 1000000; }

@@ -98,12 +98,12 @@ int cmd_audit(int argc, char **argv)
             json_array_append_new(arr, audit_json(&r[i]));
         cli_print_json(arr);
     } else {
-        printf("%-6s  %-20s  %-16s  %-28s  %-8s  %-5s  %-15s  %s\n", "SEQ", "TIME", "EVENT", "PRINCIPAL", "CAMERA",
+        printf("%-6s  %-20s  %-19s  %-28s  %-8s  %-5s  %-15s  %s\n", "SEQ", "TIME", "EVENT", "PRINCIPAL", "CAMERA",
                "PROTO", "ADDRESS", "DETAIL");
         for (size_t i = 0; i < n; i++) {
             char t[32], ev[64], pr[160], prp[200], ca[40], ad_[96], pt[32], de[400];
             cli_time(r[i].ts_us, t, sizeof(t));
-            printf("%-6lld  %-20s  %-16s  %s  %-8.8s  %-5s  %-15s  %s\n", (long long)r[i].seq, t,
+            printf("%-6lld  %-20s  %-19s  %s  %-8.8s  %-5s  %-15s  %s\n", (long long)r[i].seq, t,
                    cli_safe(r[i].event, ev, sizeof(ev)),
                    cli_pad(cli_safe(r[i].principal, pr, sizeof(pr)), 28, prp, sizeof(prp)),
                    r[i].camera[0] ? cli_safe(r[i].camera, ca, sizeof(ca)) : "-",

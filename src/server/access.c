@@ -11,6 +11,7 @@
 #include "base/util.h"
 #include "rtsp/auth.h"
 #include "store/audit.h"
+#include "store/oauth.h"
 #include "store/people.h"
 #include "store/secrets.h"
 
@@ -112,9 +113,40 @@ int cv_access_check_token(cv_access *a, const char *tok, size_t len, const cv_id
         a->stats.tokens_refused++;
         return 403;
     }
+    if (t.kind == CV_PRINCIPAL_INTEGRATION) {
+        int lrc = cv_access_link_ok(a, &t.principal, camera, scope);
+        if (lrc < 0) {
+            a->stats.tokens_refused++;
+            a->stats.link_refused++;
+            CV_INFO("partner stream token from %s refused: %s", address,
+                    lrc == -EACCES ? "kill switch on or access gone" : lrc == -ENOENT ? "link gone" : "store error");
+            return lrc == -EACCES ? 403 : 401;
+        }
+    }
     a->stats.tokens_ok++;
     *out = t;
     return 200;
+}
+
+int cv_access_link_ok(cv_access *a, const cv_id *link, const cv_id *camera, uint32_t scope)
+{
+    cv_camera_rec *rec = malloc(sizeof(*rec));
+    if (!rec)
+        return -EIO;
+    cv_id user;
+    uint32_t scopes = 0;
+    int rc = cv_store_camera_get(a->store, camera, rec);
+    if (rc == 0)
+        rc = cv_store_oauth_link_check(a->store, link, rec->model, &user, NULL);
+    if (rc == 0) {
+        rc = cv_store_access(a->store, &user, camera, cv_wall_us(), &scopes);
+        if (rc == 0 && !(scopes & scope))
+            rc = -EACCES;
+        else if (rc == -ENOENT)
+            rc = -EACCES;
+    }
+    free(rec);
+    return rc;
 }
 
 /* ----------------------------------------------------------------- RTSP */
@@ -252,15 +284,15 @@ static int by_token(cv_access *a, const cv_rtsp_auth_req *req, const char *tok, 
 
 static void token_access(const cv_token *t, cv_rtsp_access *out)
 {
-    out->kind = CV_ACCESS_TOKEN;
+    out->kind = t->kind == CV_PRINCIPAL_INTEGRATION ? CV_ACCESS_LINK : CV_ACCESS_TOKEN;
     out->principal = t->principal;
     cv_token_hash(t, out->token_hash);
     char h8[9];
     cv_hex_encode(out->token_hash, 4, h8, sizeof(h8));
     char phex[CV_ID_HEX_LEN + 1];
     cv_id_to_hex(&t->principal, phex);
-    snprintf(out->who, sizeof(out->who), "%s:%.8s token:%s", t->kind == CV_PRINCIPAL_USER ? "user" : "integration",
-             phex, h8);
+    snprintf(out->who, sizeof(out->who), "%s:%.8s token:%s", t->kind == CV_PRINCIPAL_USER ? "user" : "link", phex,
+             h8);
 }
 
 int cv_access_http_token(cv_access *a, const char *tok, size_t len, const cv_id *camera, uint32_t scope,
@@ -358,6 +390,11 @@ bool cv_access_rtsp_still_allowed(void *ctx, const cv_id *camera, bool publish, 
         return cv_store_access(a->store, &acc->principal, camera, cv_wall_us(), &scopes) == 0 &&
                (scopes & CV_SCOPE_LIVE);
     }
+    case CV_ACCESS_LINK:
+        /* Every check reads the store, deep or not: a partner's kill switch
+         * or an unlink must end its views at the next recheck. */
+        return !publish && !cv_access_token_revoked(a, acc->token_hash) &&
+               cv_access_link_ok(a, &acc->principal, camera, CV_SCOPE_LIVE) == 0;
     case CV_ACCESS_INGEST: {
         cv_camera_rec *rec = malloc(sizeof(*rec));
         bool ok = rec && publish && cv_id_eq(&acc->principal, camera) &&
@@ -410,6 +447,16 @@ void cv_access_rtsp_event(void *ctx, const cv_rtsp_event *ev)
         const char *via = strchr(ev->access->who, ' ');
         if (via && cv_store_user_get(a->store, &ev->access->principal, &u) == 0)
             snprintf(principal, sizeof(principal), "user:%s via %s", u.login, via + 1);
+    } else if (ev->access->kind == CV_ACCESS_LINK) {
+        /* "user:alice via integration:google token:1a2b3c4d" */
+        cv_oauth_link_rec l;
+        cv_user_rec u;
+        cv_integration_rec *in = malloc(sizeof(*in));
+        const char *tok = strstr(ev->access->who, "token:");
+        if (in && tok && cv_store_oauth_link_get(a->store, &ev->access->principal, &l, NULL) == 0 &&
+            cv_store_user_get(a->store, &l.user, &u) == 0 && cv_store_integration_get(a->store, &l.integration, in) == 0)
+            snprintf(principal, sizeof(principal), "user:%s via integration:%s %s", u.login, in->name, tok);
+        free(in);
     }
     char detail[200];
     snprintf(detail, sizeof(detail), "%s%s%s", ev->transport ? ev->transport : "", ev->detail ? " " : "",

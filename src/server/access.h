@@ -25,6 +25,7 @@ enum {
     CV_ACCESS_INGEST = 1,  /* a push camera with its ingest secret; token_hash: hash of the sealed secret */
     CV_ACCESS_TOKEN = 2,   /* a capability token; token_hash set */
     CV_ACCESS_APPPW = 3,   /* a user's app password (Digest); token_hash holds the app password id */
+    CV_ACCESS_LINK = 4,    /* a partner's stream token (kind integration); principal: the link */
 };
 
 /* Borrows store and key (both must outlive it). throttle NULL: the guard's
@@ -36,14 +37,24 @@ void cv_access_free(cv_access *a);
 int cv_access_reload(cv_access *a);
 cv_guard *cv_access_guard(cv_access *a);
 
-/* Verifies a capability token for camera and scope without a database read.
- * Returns 200 (with *out filled), 401 (malformed, forged, expired or revoked:
- * the caller must authenticate again) or 403 (valid, but for another camera
- * or scope). Failed tokens count against address in the guard; 429 when the
- * address is throttled (*retry_s set). */
+/* Verifies a capability token for camera and scope: a user's without a
+ * database read; a partner's stream token (kind integration, minted by
+ * fulfill/) also against the store (cv_access_link_ok). Returns 200 (with
+ * *out filled), 401 (malformed, forged, expired or revoked, or the partner
+ * link is gone: the caller must authenticate again) or 403 (valid, but for
+ * another camera or scope, the partner's kill switch is on, or the linked
+ * user may no longer see the camera). Failed tokens count against address
+ * in the guard; 429 when the address is throttled (*retry_s set). */
 int cv_access_check_token(cv_access *a, const char *tok, size_t len, const cv_id *camera, uint32_t scope,
                           const char *address, cv_token *out, int64_t *retry_s);
 bool cv_access_token_revoked(const cv_access *a, const uint8_t hash[32]);
+/* May a stream token of partner link still show camera? 0 when the link is
+ * live, its user enabled and still allowed to see the camera (CV_SCOPE_LIVE
+ * or the scope asked), and the integration's kill switch is off for the
+ * camera's model; -ENOENT (link, user or camera gone), -EACCES (kill switch,
+ * or the user lost access) or -EIO. Reads the store every time: this is
+ * never cached, so an operator's disable is seen by the next check. */
+int cv_access_link_ok(cv_access *a, const cv_id *link, const cv_id *camera, uint32_t scope);
 
 /* While deep is set (the server's periodic and on-change rechecks),
  * still_allowed also asks the store whether a token's user still has access
@@ -67,6 +78,7 @@ typedef struct {
     uint64_t throttled;
     uint64_t isolation_violations;
     uint64_t revoked_sessions;
+    uint64_t link_refused; /* partner stream tokens refused: link gone, kill switch, access gone */
 } cv_access_stats;
 void cv_access_get_stats(const cv_access *a, cv_access_stats *out);
 

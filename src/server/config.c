@@ -28,6 +28,7 @@ void cv_config_defaults(cv_config *c)
     c->hls_segment_ms = 2000;
     c->hls_target_s = 4;
     c->http_timeout_s = 30;
+    c->link_stream_ttl_s = 300;
 }
 
 static int parse_int(const char *v, long lo, long hi, long *out)
@@ -72,6 +73,7 @@ int cv_config_set(cv_config *c, const char *key, const char *v, char *err, size_
     INT_KEY("hls_segment_ms", 500, 10000, c->hls_segment_ms, 1)
     INT_KEY("hls_target_duration", 1, 30, c->hls_target_s, 1)
     INT_KEY("http_timeout", 1, 3600, c->http_timeout_s, 1)
+    INT_KEY("link_stream_ttl", 1, 3600, c->link_stream_ttl_s, 1)
 #undef INT_KEY
 #define STR_KEY(name, dst, what)                                        \
     if (strcmp(key, name) == 0) {                                    \

@@ -40,6 +40,9 @@ typedef struct {
     int hls_segment_ms;         /* default 2000 */
     int hls_target_s;           /* default 4 */
     int http_timeout_s;         /* HTTP request/idle timeout (slow clients), default 30 */
+    /* Lifetime of the stream URLs handed to linked partners (fulfill/),
+     * seconds: default 300 (5 minutes). */
+    int link_stream_ttl_s;
 } cv_config;
 
 void cv_config_defaults(cv_config *c);

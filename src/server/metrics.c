@@ -48,6 +48,8 @@ void cv_metrics_render(const cv_metrics *m, cv_sbuf *b)
                    (unsigned long long)m->access.digest_refused);
     cv_sbuf_printf(b, "camvault_auth_failures_total{kind=\"http_media\"} %llu\n",
                    (unsigned long long)m->watch.refused);
+    one(b, "camvault_partner_streams_refused_total", "counter",
+        "Partner stream tokens refused: link gone, kill switch on, or the user lost access.", m->access.link_refused);
     one(b, "camvault_auth_throttled_total", "counter", "Attempts refused because the address or account is locked out.",
         m->access.throttled);
     one(b, "camvault_revoked_views_total", "counter", "Live views ended because access was revoked.",

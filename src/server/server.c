@@ -13,6 +13,10 @@
 
 #include "admin/admin.h"
 #include "api/api.h"
+#if CV_WITH_PARTNERS
+#include "fulfill/fulfill.h"
+#include "oauth/oauth.h"
+#endif
 #include "auth/key.h"
 #include "base/log.h"
 #include "http/parse.h"
@@ -56,6 +60,10 @@ struct cv_server {
     cv_http_server *https;
     cv_tls_ctx *tls;
     cv_watch *watch;
+#if CV_WITH_PARTNERS
+    cv_oauth *oauth;     /* /oauth/: account linking */
+    cv_fulfill *fulfill; /* /fulfill/: partners' stream requests */
+#endif
     uint8_t metrics_hash[32]; /* hash of the /metrics token */
     char rtsp_base[96];
     char http_base[300];
@@ -356,6 +364,10 @@ static void http_handle(void *ctx, cv_http_req *req)
     }
     if (cv_watch_handle(s->watch, req))
         return;
+#if CV_WITH_PARTNERS
+    if (cv_oauth_handle(s->oauth, req) || cv_fulfill_handle(s->fulfill, req))
+        return;
+#endif
     cv_api_handle(s->api, req);
 }
 
@@ -430,6 +442,66 @@ void cv_server_reload_tls(cv_server *s)
         CV_INFO("TLS certificate reloaded (SHA-256 %s)", cv_tls_ctx_fingerprint(s->tls));
 }
 
+#if CV_WITH_PARTNERS
+/* Partner-facing links must be HTTPS (Google and Alexa fetch nothing else):
+ * public_url when set, else the HTTPS port under "localhost", the name the
+ * self-signed certificate carries. RTSPS the same way. */
+static int start_partners(cv_server *s)
+{
+    char base[300], host[256] = "localhost", rtsps[300] = "";
+    int https = cv_server_https_port(s), rtsps_port = cv_server_rtsps_port(s);
+    if (s->cfg.public_url[0]) {
+        cv_config_http_base(&s->cfg, cv_http_server_port(s->http), https, base, sizeof(base));
+        const char *h = strstr(base, "://") + 3;
+        size_t n = strcspn(h, ":/");
+        if (*h == '[')
+            n = strcspn(h, "]") + 1;
+        snprintf(host, sizeof(host), "%.*s", (int)n, h);
+    } else if (https > 0) {
+        snprintf(base, sizeof(base), "https://localhost:%d", https);
+    } else {
+        snprintf(base, sizeof(base), "%s", s->http_base);
+    }
+    if (rtsps_port > 0)
+        snprintf(rtsps, sizeof(rtsps), "rtsps://%s:%d", host, rtsps_port);
+    cv_oauth_config oc = {
+        .loop = s->loop,
+        .store = s->store,
+        .key = s->key,
+        .api = s->api,
+        .guard = cv_access_guard(s->access),
+        .on_change = api_changed,
+        .on_change_ctx = s,
+    };
+    s->oauth = cv_oauth_new(&oc);
+    cv_fulfill_config fc = {
+        .store = s->store,
+        .key = s->key,
+        .reg = s->reg,
+        .http_base = base,
+        .rtsps_base = rtsps,
+        .stream_ttl_us = s->cfg.link_stream_ttl_s * 1000000LL,
+        .on_change = api_changed,
+        .on_change_ctx = s,
+    };
+    s->fulfill = cv_fulfill_new(&fc);
+    if (!s->oauth || !s->fulfill)
+        return -ENOMEM;
+    CV_INFO("partner links: %s (rtsps %s)", base, rtsps[0] ? rtsps : "off");
+    return 0;
+}
+
+static void stop_partners(cv_server *s)
+{
+    cv_fulfill_free(s->fulfill);
+    s->fulfill = NULL;
+    cv_oauth_free(s->oauth);
+    s->oauth = NULL;
+}
+#else
+static void stop_partners(cv_server *s) { (void)s; }
+#endif
+
 static int start_http(cv_server *s)
 {
     const char *host = s->cfg.bind_addr;
@@ -499,7 +571,11 @@ static int start_http(cv_server *s)
     s->api = cv_api_new(s->loop, &ac);
     if (!s->api)
         return -ENOMEM;
+#if CV_WITH_PARTNERS
+    return start_partners(s);
+#else
     return 0;
+#endif
 }
 
 /* FFmpeg's messages (a decoder complaining about a corrupt picture from a
@@ -600,6 +676,7 @@ err_rtsp:
     cv_rtsp_server_stop(s->rtsp, NULL, NULL);
     uv_run(loop, UV_RUN_NOWAIT);
     cv_watch_free(s->watch);
+    stop_partners(s);
     cv_api_free(s->api);
     cv_tls_ctx_free(s->tls);
     s->tls = NULL;
@@ -624,6 +701,7 @@ int cv_server_rtsps_port(const cv_server *s) { return cv_rtsp_server_tls_port(s-
 static void rtsp_stopped(void *ctx)
 {
     cv_server *s = ctx;
+    stop_partners(s);
     cv_api_free(s->api);
     cv_registry_free(s->reg);
     cv_tls_ctx_free(s->tls);

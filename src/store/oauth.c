@@ -588,6 +588,83 @@ int cv_store_oauth_link_revoke(cv_store *s, const cv_id *link, int64_t now_us, c
     return cv__store_end(s, res);
 }
 
+static const char SQL_LINK_GET_ANY[] = "SELECT " LINK_COLS ", revoked_us FROM oauth_links WHERE id = ?1";
+static const char SQL_LINK_CHECK[] =
+    "SELECT l.user, l.integration, i.disabled FROM oauth_links AS l JOIN users AS u ON u.id = l.user"
+    " JOIN integrations AS i ON i.id = l.integration WHERE l.id = ?1 AND l.revoked_us IS NULL"
+    " AND u.removed_us IS NULL AND u.disabled = 0 AND i.removed_us IS NULL";
+
+typedef struct {
+    cv_oauth_link_rec rec;
+    int64_t revoked_us;
+} link_any_t;
+
+static int link_any_row(cv_store *s, sqlite3_stmt *st, void *p)
+{
+    link_any_t *out = p;
+    int res = link_row(s, st, &out->rec);
+    out->revoked_us = sqlite3_column_type(st, 4) == SQLITE_NULL ? 0 : sqlite3_column_int64(st, 4);
+    return res;
+}
+
+int cv_store_oauth_link_get(cv_store *s, const cv_id *link, cv_oauth_link_rec *out, int64_t *revoked_us)
+{
+    link_any_t l;
+    if (!s || !link || !out)
+        return -EINVAL;
+    int res = cv__store_one(s, cv__store_prep(s, SQL_LINK_GET_ANY, "i", link), link_any_row, &l, sizeof(l),
+                            "get link");
+    if (res == 0) {
+        *out = l.rec;
+        if (revoked_us)
+            *revoked_us = l.revoked_us;
+    }
+    return res;
+}
+
+typedef struct {
+    cv_id user, integration;
+    bool disabled;
+} link_check_t;
+
+static int link_check_row(cv_store *s, sqlite3_stmt *st, void *p)
+{
+    link_check_t *out = p;
+    if (cv__col_blob(st, 0, out->user.b, CV_ID_BYTES) < 0 || cv__col_blob(st, 1, out->integration.b, CV_ID_BYTES) < 0) {
+        CV_ERROR("%p: malformed link row", (void *)s);
+        return -EIO;
+    }
+    out->disabled = sqlite3_column_int(st, 2) != 0;
+    return 0;
+}
+
+static int model_disabled(cv_store *s, const cv_id *integration, const char *model);
+
+int cv_store_oauth_link_check(cv_store *s, const cv_id *link, const char *camera_model, cv_id *user,
+                              cv_id *integration)
+{
+    link_check_t c;
+    if (!s || !link)
+        return -EINVAL;
+    int res = cv__store_one(s, cv__store_prep(s, SQL_LINK_CHECK, "i", link), link_check_row, &c, sizeof(c),
+                            "check link");
+    if (res < 0)
+        return res;
+    if (c.disabled)
+        return -EACCES;
+    if (camera_model && camera_model[0]) {
+        if ((res = model_disabled(s, &c.integration, camera_model)) < 0)
+            return res;
+        if (res > 0)
+            return -EACCES;
+    }
+    if (user)
+        *user = c.user;
+    if (integration)
+        *integration = c.integration;
+    return 0;
+}
+
 /* ------------------------------------------------------- codes and tokens */
 
 static int id_row(cv_store *s, sqlite3_stmt *st, void *p)

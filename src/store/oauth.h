@@ -145,6 +145,17 @@ int cv_store_oauth_link_list(cv_store *s, const cv_id *user, cv_oauth_link_rec *
  * revoked. Audited ("link.revoke"). Returns 0, -ENOENT or -EIO. */
 int cv_store_oauth_link_revoke(cv_store *s, const cv_id *link, int64_t now_us, const cv_store_actor *by);
 
+/* One link by id: 0 (live or not: out->revoked_us tells), -ENOENT or -EIO. */
+int cv_store_oauth_link_get(cv_store *s, const cv_id *link, cv_oauth_link_rec *out, int64_t *revoked_us);
+/* May a stream minted for link still play a camera of model camera_model
+ * (NULL or "": none)? 0 with *user and *integration filled when the link is
+ * live, its user live and enabled, and its integration live; -EACCES when
+ * all that holds but the kill switch is on (the integration disabled as a
+ * whole, or camera_model among its disabled models); -ENOENT otherwise;
+ * -EIO. The caller still checks the user's access to the camera. */
+int cv_store_oauth_link_check(cv_store *s, const cv_id *link, const char *camera_model, cv_id *user,
+                              cv_id *integration);
+
 /* ------------------------------------------------------- codes and tokens */
 
 /* Issues a code for the live link of user and integration, valid

@@ -12,7 +12,7 @@
 #include "base/id.h"
 #include "store/store.h"
 
-#define CV__STMT_CAP 128
+#define CV__STMT_CAP 192
 
 /* Longest sealed value for a small secret (ingest secret, TOTP seed, app
  * password): the cv_camera_rec / cv_apppw_rec fields minus the NUL. */

@@ -507,3 +507,43 @@ def test_methods_and_head(api):
     assert r.status == 405 and "GET" in r.header("allow")
     r = s("HEAD", "me")
     assert r.status == 200 and r.raw == b""
+
+
+def test_integrations_kill_switch_and_links_routes(api):
+    """The operator's kill switch over HTTP (admins only, audited, reversible,
+    per camera model) and a user's own links (another user's link answers as
+    one that does not exist). The OAuth flow that makes links is
+    test_link.py's."""
+    srv = api.srv
+    added = json.loads(srv.cli("integration", "add", "display", "--redirect-uri", "https://p.example/cb").stdout)
+    root, alice = api.session("root"), api.session("alice")
+    r = alice("GET", "integrations")
+    assert r.status == 403, r
+    r = alice("POST", f"integrations/{added['id']}/disable", {})
+    assert r.status == 403, r
+    r = root("GET", "integrations")
+    assert r.status == 200 and [i["name"] for i in r.json["integrations"]] == ["display"], r
+    assert "client_secret" not in r.raw.decode() and added["client_secret"] not in r.raw.decode()
+    r = root("POST", f"integrations/{added['id']}/disable", {"camera_model": "CamPro 2"})
+    assert r.status == 200 and r.json["disabled_models"] == ["CamPro 2"] and not r.json["disabled"], r
+    r = root("POST", f"integrations/{added['id']}/disable")
+    assert r.status == 200 and r.json["disabled"], r
+    r = root("POST", f"integrations/{added['id']}/enable")
+    assert r.status == 200 and not r.json["disabled"] and r.json["disabled_models"] == [], r
+    r = root("POST", f"integrations/{RANDOM_ID}/disable", {})
+    assert r.status == 404, r
+    r = root("POST", f"integrations/{added['id']}/disable", {"camera_model": ""})
+    assert r.status == 400, r
+    # cookie sessions need the CSRF header for the switch too
+    r = api.request("POST", f"integrations/{added['id']}/disable", {}, root.cookie(csrf=False))
+    assert r.status == 403, r
+    events = [e for e in json.loads(srv.cli("audit").stdout) if e["event"].startswith("integration.")]
+    assert [e["event"] for e in events] == ["integration.add", "integration.disable", "integration.disable",
+                                            "integration.enable"], events
+    assert all(e["principal"] == "user:root" for e in events[1:]), events
+
+    assert alice("GET", "me/links").json == {"links": []}
+    r = alice("DELETE", f"me/links/{RANDOM_ID}")
+    assert r.status == 404, r
+    r = alice("DELETE", "me/links/not-an-id")
+    assert r.status == 404, r

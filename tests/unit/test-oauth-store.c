@@ -461,6 +461,53 @@ static void test_oauth_kill_switch(void **state)
     assert_int_equal(r.nmodels, CV_OAUTH_MODELS_MAX);
 }
 
+/* What a partner's stream token is checked against on every request and
+ * recheck: the link live, its user enabled, the kill switch off. */
+static void test_oauth_link_check(void **state)
+{
+    fixture *f = *state;
+    cv_oauth_grant g;
+    cv_oauth_pair p;
+    get_pair(f, T0, &g, &p);
+    cv_id user, integ, ghost;
+    cv_oauth_link_rec l;
+    int64_t revoked = -1;
+    assert_int_equal(cv_store_oauth_link_get(f->s, &g.link, &l, &revoked), 0);
+    assert_true(cv_id_eq(&l.user, &f->user) && cv_id_eq(&l.integration, &f->integ));
+    assert_int_equal(revoked, 0);
+    assert_int_equal(cv_store_oauth_link_check(f->s, &g.link, "CamPro 2", &user, &integ), 0);
+    assert_true(cv_id_eq(&user, &f->user) && cv_id_eq(&integ, &f->integ));
+    assert_int_equal(cv_store_oauth_link_check(f->s, &g.link, NULL, NULL, NULL), 0);
+    cv_id_random(&ghost);
+    assert_int_equal(cv_store_oauth_link_check(f->s, &ghost, NULL, &user, &integ), -ENOENT);
+    assert_int_equal(cv_store_oauth_link_get(f->s, &ghost, &l, NULL), -ENOENT);
+
+    /* kill switch: per model, then whole; reversible */
+    assert_int_equal(cv_store_integration_set_disabled(f->s, &f->integ, true, "CamPro 2", T0, &CLI), 0);
+    assert_int_equal(cv_store_oauth_link_check(f->s, &g.link, "CamPro 2", NULL, NULL), -EACCES);
+    assert_int_equal(cv_store_oauth_link_check(f->s, &g.link, "CamPro 3", NULL, NULL), 0);
+    assert_int_equal(cv_store_integration_set_disabled(f->s, &f->integ, true, NULL, T0, &CLI), 0);
+    assert_int_equal(cv_store_oauth_link_check(f->s, &g.link, NULL, NULL, NULL), -EACCES);
+    assert_int_equal(cv_store_integration_set_disabled(f->s, &f->integ, false, NULL, T0, &CLI), 0);
+    assert_int_equal(cv_store_oauth_link_check(f->s, &g.link, "CamPro 2", NULL, NULL), 0);
+
+    /* a disabled user, then an unlinked one */
+    assert_int_equal(cv_store_user_set_disabled(f->s, &f->user, true), 0);
+    assert_int_equal(cv_store_oauth_link_check(f->s, &g.link, NULL, NULL, NULL), -ENOENT);
+    assert_int_equal(cv_store_user_set_disabled(f->s, &f->user, false), 0);
+    assert_int_equal(cv_store_oauth_link_check(f->s, &g.link, NULL, NULL, NULL), 0);
+    assert_int_equal(cv_store_oauth_link_revoke(f->s, &g.link, T0 + SEC, &CLI), 0);
+    assert_int_equal(cv_store_oauth_link_check(f->s, &g.link, NULL, NULL, NULL), -ENOENT);
+    assert_int_equal(cv_store_oauth_link_get(f->s, &g.link, &l, &revoked), 0);
+    assert_int_equal(revoked, T0 + SEC);
+
+    /* a removed integration takes its links with it */
+    get_pair(f, T0 + 2 * SEC, &g, &p);
+    assert_int_equal(cv_store_oauth_link_check(f->s, &g.link, NULL, NULL, NULL), 0);
+    assert_int_equal(cv_store_integration_remove(f->s, &f->integ, T0 + 3 * SEC, &CLI), 0);
+    assert_int_equal(cv_store_oauth_link_check(f->s, &g.link, NULL, NULL, NULL), -ENOENT);
+}
+
 static void test_oauth_user_removal_cascades(void **state)
 {
     fixture *f = *state;
@@ -558,6 +605,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_oauth_revoke_by_value, setup, teardown),
         cmocka_unit_test_setup_teardown(test_oauth_link_revoke_kills_tokens, setup, teardown),
         cmocka_unit_test_setup_teardown(test_oauth_kill_switch, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_oauth_link_check, setup, teardown),
         cmocka_unit_test_setup_teardown(test_oauth_user_removal_cascades, setup, teardown),
         cmocka_unit_test_setup_teardown(test_oauth_no_plaintext_in_db, setup, teardown),
     };
