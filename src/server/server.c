@@ -13,10 +13,8 @@
 
 #include "admin/admin.h"
 #include "api/api.h"
-#if CV_WITH_PARTNERS
 #include "fulfill/fulfill.h"
 #include "oauth/oauth.h"
-#endif
 #include "auth/key.h"
 #include "base/log.h"
 #include "http/parse.h"
@@ -60,10 +58,8 @@ struct cv_server {
     cv_http_server *https;
     cv_tls_ctx *tls;
     cv_watch *watch;
-#if CV_WITH_PARTNERS
     cv_oauth *oauth;     /* /oauth/: account linking */
     cv_fulfill *fulfill; /* /fulfill/: partners' stream requests */
-#endif
     uint8_t metrics_hash[32]; /* hash of the /metrics token */
     char rtsp_base[96];
     char http_base[300];
@@ -364,10 +360,8 @@ static void http_handle(void *ctx, cv_http_req *req)
     }
     if (cv_watch_handle(s->watch, req))
         return;
-#if CV_WITH_PARTNERS
     if (cv_oauth_handle(s->oauth, req) || cv_fulfill_handle(s->fulfill, req))
         return;
-#endif
     cv_api_handle(s->api, req);
 }
 
@@ -442,7 +436,6 @@ void cv_server_reload_tls(cv_server *s)
         CV_INFO("TLS certificate reloaded (SHA-256 %s)", cv_tls_ctx_fingerprint(s->tls));
 }
 
-#if CV_WITH_PARTNERS
 /* Partner-facing links must be HTTPS (Google and Alexa fetch nothing else):
  * public_url when set, else the HTTPS port under "localhost", the name the
  * self-signed certificate carries. RTSPS the same way. */
@@ -498,9 +491,6 @@ static void stop_partners(cv_server *s)
     cv_oauth_free(s->oauth);
     s->oauth = NULL;
 }
-#else
-static void stop_partners(cv_server *s) { (void)s; }
-#endif
 
 static int start_http(cv_server *s)
 {
@@ -571,11 +561,7 @@ static int start_http(cv_server *s)
     s->api = cv_api_new(s->loop, &ac);
     if (!s->api)
         return -ENOMEM;
-#if CV_WITH_PARTNERS
     return start_partners(s);
-#else
-    return 0;
-#endif
 }
 
 /* FFmpeg's messages (a decoder complaining about a corrupt picture from a

@@ -976,17 +976,18 @@ int cv_store_oauth_access_get(cv_store *s, const uint8_t hkey[CV_OAUTH_HKEY_BYTE
         return res;
     if (t.kind != KIND_ACCESS || t.revoked || t.expires_us <= now_us || !t.live)
         return -ENOENT;
-    if (t.int_disabled)
-        return -EACCES;
-    if (camera_model && camera_model[0]) {
+    bool off = t.int_disabled;
+    if (!off && camera_model && camera_model[0]) {
         if ((res = model_disabled(s, &t.integration, camera_model)) < 0)
             return res;
-        if (res > 0)
-            return -EACCES;
+        off = res > 0;
     }
-    if ((res = grant_fill(out, &t)) < 0)
+    /* Filled for -EACCES too: a partner may still unlink while switched off. */
+    if ((res = grant_fill(out, &t)) < 0) {
         memset(out, 0, sizeof(*out));
-    return res;
+        return res;
+    }
+    return off ? -EACCES : 0;
 }
 
 int cv_store_oauth_refresh(cv_store *s, const uint8_t hkey[CV_OAUTH_HKEY_BYTES], const char *refresh,

@@ -190,7 +190,8 @@ int cv_store_oauth_pair_issue(cv_store *s, const uint8_t hkey[CV_OAUTH_HKEY_BYTE
  * live, its user live and enabled. -EACCES when all that holds but the
  * integration is disabled, or camera_model is one of its disabled models:
  * the store decides the kill switch here so every caller applies it the
- * same way. -ENOENT otherwise, or -EIO. */
+ * same way; *out is filled then too (unlinking stays possible). -ENOENT
+ * otherwise, or -EIO. */
 int cv_store_oauth_access_get(cv_store *s, const uint8_t hkey[CV_OAUTH_HKEY_BYTES], const char *token,
                               const char *camera_model, int64_t now_us, cv_oauth_grant *out);
 /* Rotates a refresh token presented by the authenticated client integration:
