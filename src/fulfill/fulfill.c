@@ -14,6 +14,7 @@
 #include "base/util.h"
 #include "http/parse.h"
 #include "hub/stream.h"
+#include "media/sps.h"
 #include "store/audit.h"
 #include "store/people.h"
 
@@ -220,190 +221,7 @@ void cv__fulfill_agent_id(const cv_fulfill *f, const cv_oauth_grant *g, char out
     cv_id_to_hex(&id, out);
 }
 
-/* ---------------------------------------------------- SPS: resolution */
-
-typedef struct {
-    uint8_t buf[CV_MAX_PARAM_SET];
-    size_t len, pos; /* pos in bits */
-    bool bad;
-} bits;
-
-/* Copies the NAL payload after hdr header bytes, without emulation
- * prevention bytes. */
-static void bits_init(bits *b, const uint8_t *nal, size_t len, size_t hdr)
-{
-    memset(b, 0, sizeof(*b));
-    int zeros = 0;
-    for (size_t i = hdr; i < len && b->len < sizeof(b->buf); i++) {
-        if (zeros >= 2 && nal[i] == 3) {
-            zeros = 0;
-            continue;
-        }
-        zeros = nal[i] == 0 ? zeros + 1 : 0;
-        b->buf[b->len++] = nal[i];
-    }
-}
-
-static uint32_t u(bits *b, int n)
-{
-    uint32_t v = 0;
-    for (int i = 0; i < n; i++) {
-        if (b->pos >= b->len * 8) {
-            b->bad = true;
-            return 0;
-        }
-        v = v << 1 | ((b->buf[b->pos / 8] >> (7 - b->pos % 8)) & 1);
-        b->pos++;
-    }
-    return v;
-}
-
-static uint32_t ue(bits *b)
-{
-    int lz = 0;
-    while (!b->bad && u(b, 1) == 0)
-        if (++lz > 31) {
-            b->bad = true;
-            return 0;
-        }
-    if (b->bad)
-        return 0;
-    return (uint32_t)((1ULL << lz) - 1 + u(b, lz));
-}
-
-static int32_t se(bits *b)
-{
-    uint32_t k = ue(b);
-    return (k & 1) ? (int32_t)((k + 1) / 2) : -(int32_t)(k / 2);
-}
-
-static bool size_ok(int64_t w, int64_t h) { return w > 0 && h > 0 && w <= 16384 && h <= 16384; }
-
-static bool h264_size(const uint8_t *nal, size_t len, int *w, int *h)
-{
-    bits *b = malloc(sizeof(*b));
-    if (!b)
-        return false;
-    bits_init(b, nal, len, 1);
-    uint32_t profile = u(b, 8);
-    u(b, 16);
-    ue(b);
-    uint32_t chroma = 1, separate = 0;
-    if (profile == 100 || profile == 110 || profile == 122 || profile == 244 || profile == 44 || profile == 83 ||
-        profile == 86 || profile == 118 || profile == 128 || profile == 138 || profile == 139 || profile == 134 ||
-        profile == 135) {
-        chroma = ue(b);
-        if (chroma == 3)
-            separate = u(b, 1);
-        ue(b);
-        ue(b);
-        u(b, 1);
-        if (u(b, 1)) {
-            for (int i = 0; i < (chroma != 3 ? 8 : 12) && !b->bad; i++) {
-                if (!u(b, 1))
-                    continue;
-                int size = i < 6 ? 16 : 64, last = 8, next = 8;
-                for (int j = 0; j < size && !b->bad; j++) {
-                    if (next != 0)
-                        next = (last + se(b) + 256) % 256;
-                    last = next == 0 ? last : next;
-                }
-            }
-        }
-    }
-    ue(b); /* log2_max_frame_num_minus4 */
-    uint32_t poc = ue(b);
-    if (poc == 0) {
-        ue(b);
-    } else if (poc == 1) {
-        u(b, 1);
-        se(b);
-        se(b);
-        uint32_t n = ue(b);
-        for (uint32_t i = 0; i < n && i < 256 && !b->bad; i++)
-            se(b);
-    }
-    ue(b);
-    u(b, 1);
-    int64_t mbw = (int64_t)ue(b) + 1, mbh = (int64_t)ue(b) + 1;
-    uint32_t fmo = u(b, 1);
-    if (!fmo)
-        u(b, 1);
-    u(b, 1);
-    int64_t cl = 0, cr = 0, ct = 0, cb = 0;
-    if (u(b, 1)) {
-        cl = ue(b);
-        cr = ue(b);
-        ct = ue(b);
-        cb = ue(b);
-    }
-    bool bad = b->bad || chroma > 3;
-    free(b);
-    if (bad)
-        return false;
-    int64_t cux = 1, cuy = 2 - fmo;
-    if (chroma != 0 && !separate) {
-        cux = chroma == 3 ? 1 : 2;
-        cuy = (chroma == 1 ? 2 : 1) * (2 - (int64_t)fmo);
-    }
-    int64_t ww = mbw * 16 - cux * (cl + cr), hh = (2 - (int64_t)fmo) * mbh * 16 - cuy * (ct + cb);
-    if (!size_ok(ww, hh))
-        return false;
-    *w = (int)ww;
-    *h = (int)hh;
-    return true;
-}
-
-static bool h265_size(const uint8_t *nal, size_t len, int *w, int *h)
-{
-    bits *b = malloc(sizeof(*b));
-    if (!b)
-        return false;
-    bits_init(b, nal, len, 2);
-    u(b, 4);
-    uint32_t sub = u(b, 3);
-    u(b, 1);
-    /* profile_tier_level(1, sub) */
-    u(b, 32);
-    u(b, 32);
-    u(b, 32); /* general profile (88 bits) + level (8) = 96 */
-    bool pp[8] = {0}, lp[8] = {0};
-    for (uint32_t i = 0; i < sub; i++) {
-        pp[i] = u(b, 1);
-        lp[i] = u(b, 1);
-    }
-    if (sub > 0)
-        for (uint32_t i = sub; i < 8; i++)
-            u(b, 2);
-    for (uint32_t i = 0; i < sub; i++) {
-        if (pp[i]) {
-            u(b, 32);
-            u(b, 32);
-            u(b, 24);
-        }
-        if (lp[i])
-            u(b, 8);
-    }
-    ue(b);
-    uint32_t chroma = ue(b), separate = 0;
-    if (chroma == 3)
-        separate = u(b, 1);
-    int64_t ww = ue(b), hh = ue(b);
-    if (u(b, 1)) {
-        int64_t sw = (chroma == 1 || chroma == 2) && !separate ? 2 : 1;
-        int64_t sh = chroma == 1 && !separate ? 2 : 1;
-        int64_t l = ue(b), r = ue(b), t = ue(b), bt = ue(b);
-        ww -= sw * (l + r);
-        hh -= sh * (t + bt);
-    }
-    bool bad = b->bad || chroma > 3;
-    free(b);
-    if (bad || !size_ok(ww, hh))
-        return false;
-    *w = (int)ww;
-    *h = (int)hh;
-    return true;
-}
+/* ---------------------------------------------------- live stream info */
 
 void cv__fulfill_live_info(const cv_fulfill *f, const cv_id *camera, cv__fulfill_live *out)
 {
@@ -418,9 +236,9 @@ void cv__fulfill_live_info(const cv_fulfill *f, const cv_id *camera, cv__fulfill
         if (t[i].kind == CV_MEDIA_VIDEO && out->video == CV_CODEC_UNKNOWN) {
             out->video = t[i].codec;
             if (t[i].sps_len > 0 && t[i].sps_len <= CV_MAX_PARAM_SET) {
-                if (t[i].codec == CV_CODEC_H264 && !h264_size(t[i].sps, t[i].sps_len, &out->width, &out->height))
+                if (t[i].codec == CV_CODEC_H264 && !cv_sps_h264_size(t[i].sps, t[i].sps_len, &out->width, &out->height))
                     out->width = out->height = 0;
-                if (t[i].codec == CV_CODEC_H265 && !h265_size(t[i].sps, t[i].sps_len, &out->width, &out->height))
+                if (t[i].codec == CV_CODEC_H265 && !cv_sps_h265_parse(t[i].sps, t[i].sps_len, &out->width, &out->height, NULL, 0))
                     out->width = out->height = 0;
             }
         } else if (t[i].kind == CV_MEDIA_AUDIO && out->audio == CV_CODEC_UNKNOWN) {

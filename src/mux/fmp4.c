@@ -20,6 +20,7 @@
 #include "base/log.h"
 #include "base/util.h"
 #include "media/nal.h"
+#include "media/sps.h"
 
 #define IO_BUF_SIZE 32768
 #define MAX_PTS (INT64_C(1) << 52)   /* larger |pts| is refused: keeps rescaling exact */
@@ -57,201 +58,6 @@ struct cv_fmp4 {
     int width, height;
     char codecs[96];
 };
-
-/* ---- RBSP bit reader for the few SPS fields we need ---- */
-
-typedef struct {
-    uint8_t b[CV_MAX_PARAM_SET];
-    size_t nbits, pos;
-    bool bad;
-} bits;
-
-/* Copies nal[skip..] without emulation-prevention bytes (00 00 03). */
-static void bits_init(bits *r, const uint8_t *nal, size_t len, size_t skip)
-{
-    size_t n = 0, zeros = 0;
-    for (size_t i = skip; i < len && n < sizeof(r->b); i++) {
-        if (zeros >= 2 && nal[i] == 3) {
-            zeros = 0;
-            continue;
-        }
-        zeros = nal[i] == 0 ? zeros + 1 : 0;
-        r->b[n++] = nal[i];
-    }
-    r->nbits = n * 8;
-    r->pos = 0;
-    r->bad = skip > len;
-}
-
-static uint32_t u(bits *r, unsigned n)
-{
-    uint32_t v = 0;
-    for (unsigned i = 0; i < n; i++) {
-        if (r->pos >= r->nbits) {
-            r->bad = true;
-            return 0;
-        }
-        v = v << 1 | ((r->b[r->pos >> 3] >> (7 - (r->pos & 7))) & 1u);
-        r->pos++;
-    }
-    return v;
-}
-
-static uint32_t ue(bits *r)
-{
-    unsigned zeros = 0;
-    while (!r->bad && u(r, 1) == 0) {
-        if (++zeros > 31) {
-            r->bad = true;
-            return 0;
-        }
-    }
-    if (r->bad)
-        return 0;
-    return (uint32_t)(((uint64_t)1 << zeros) - 1 + u(r, zeros));
-}
-
-static int32_t se(bits *r)
-{
-    uint32_t k = ue(r);
-    return (k & 1) ? (int32_t)((k + 1) / 2) : -(int32_t)(k / 2);
-}
-
-static bool size_ok(int64_t w, int64_t h, int *width, int *height)
-{
-    if (w <= 0 || h <= 0 || w > 16384 || h > 16384)
-        return false;
-    *width = (int)w;
-    *height = (int)h;
-    return true;
-}
-
-/* Cropping / conformance window: flag, then left, right, top, bottom. */
-static void crop(bits *r, int64_t c[4])
-{
-    bool on = u(r, 1);
-    for (int i = 0; i < 4; i++)
-        c[i] = on ? ue(r) : 0;
-}
-
-/* H.264 SPS (7.3.2.1.1) up to frame_cropping. */
-static bool h264_sps_size(const uint8_t *nal, size_t len, int *width, int *height)
-{
-    bits r;
-    bits_init(&r, nal, len, 1);
-    unsigned profile = u(&r, 8);
-    u(&r, 16); /* constraint flags, level_idc */
-    ue(&r);    /* seq_parameter_set_id */
-    unsigned chroma = 1, sep = 0;
-    static const uint8_t high[] = {100, 110, 122, 244, 44, 83, 86, 118, 128, 138, 139, 134, 135};
-    if (memchr(high, (int)profile, sizeof(high))) {
-        chroma = ue(&r);
-        if (chroma > 3)
-            return false;
-        if (chroma == 3)
-            sep = u(&r, 1);
-        ue(&r); /* bit_depth_luma_minus8 */
-        ue(&r); /* bit_depth_chroma_minus8 */
-        u(&r, 1);
-        if (u(&r, 1)) { /* seq_scaling_matrix_present_flag */
-            for (unsigned i = 0; i < (chroma != 3 ? 8u : 12u) && !r.bad; i++) {
-                if (!u(&r, 1))
-                    continue;
-                int last = 8, next = 8;
-                for (unsigned j = 0; j < (i < 6 ? 16u : 64u) && !r.bad; j++) {
-                    if (next != 0)
-                        next = (last + se(&r) + 256) % 256;
-                    last = next == 0 ? last : next;
-                }
-            }
-        }
-    }
-    ue(&r); /* log2_max_frame_num_minus4 */
-    uint32_t poc = ue(&r);
-    if (poc == 0) {
-        ue(&r);
-    } else if (poc == 1) {
-        u(&r, 1);
-        se(&r);
-        se(&r);
-        uint32_t n = ue(&r);
-        if (n > 255)
-            return false;
-        for (uint32_t i = 0; i < n && !r.bad; i++)
-            se(&r);
-    }
-    ue(&r);   /* max_num_ref_frames */
-    u(&r, 1); /* gaps_in_frame_num_value_allowed_flag */
-    int64_t wmb = (int64_t)ue(&r) + 1, hmu = (int64_t)ue(&r) + 1;
-    unsigned fmo = u(&r, 1);
-    if (!fmo)
-        u(&r, 1); /* mb_adaptive_frame_field_flag */
-    u(&r, 1);     /* direct_8x8_inference_flag */
-    int64_t c[4];
-    crop(&r, c);
-    if (r.bad)
-        return false;
-    unsigned cat = sep ? 0 : chroma; /* ChromaArrayType */
-    int64_t cx = (cat == 1 || cat == 2) ? 2 : 1;
-    int64_t cy = (cat == 1 ? 2 : 1) * (2 - (int64_t)fmo);
-    return size_ok(wmb * 16 - cx * (c[0] + c[1]), (2 - (int64_t)fmo) * hmu * 16 - cy * (c[2] + c[3]), width, height);
-}
-
-/* H.265 SPS (7.3.2.2): profile_tier_level for the codecs string, then the
- * picture size and conformance window. */
-static bool h265_sps(const uint8_t *nal, size_t len, char *codecs, size_t cap, int *width, int *height)
-{
-    bits r;
-    bits_init(&r, nal, len, 2);
-    u(&r, 4); /* sps_video_parameter_set_id */
-    unsigned subs = u(&r, 3);
-    u(&r, 1);
-    unsigned space = u(&r, 2), tier = u(&r, 1), profile = u(&r, 5);
-    uint32_t compat = u(&r, 32), rev = 0;
-    uint8_t cons[6];
-    for (int i = 0; i < 6; i++)
-        cons[i] = (uint8_t)u(&r, 8);
-    unsigned level = u(&r, 8);
-    unsigned prof_present = 0, lvl_present = 0;
-    for (unsigned i = 0; i < subs; i++) {
-        prof_present |= u(&r, 1) << i;
-        lvl_present |= u(&r, 1) << i;
-    }
-    if (subs > 0)
-        u(&r, 2 * (8 - subs));
-    for (unsigned i = 0; i < subs; i++) {
-        if (prof_present >> i & 1) {
-            u(&r, 32);
-            u(&r, 32);
-            u(&r, 24);
-        }
-        if (lvl_present >> i & 1)
-            u(&r, 8);
-    }
-    ue(&r); /* sps_seq_parameter_set_id */
-    uint32_t chroma = ue(&r), sep = 0;
-    if (chroma > 3)
-        return false;
-    if (chroma == 3)
-        sep = u(&r, 1);
-    int64_t w = ue(&r), h = ue(&r), c[4];
-    crop(&r, c);
-    if (r.bad)
-        return false;
-    /* ISO/IEC 14496-15 E.3: compatibility flags bit-reversed, constraint
-     * bytes with trailing zero bytes left out. */
-    for (int i = 0; i < 32; i++)
-        rev |= ((compat >> i) & 1u) << (31 - i);
-    int n = snprintf(codecs, cap, "hvc1.%s%u.%X.%c%u", space ? (const char *[]){"", "A", "B", "C"}[space] : "",
-                     profile, rev, tier ? 'H' : 'L', level);
-    int last = 5;
-    while (last >= 0 && cons[last] == 0)
-        last--;
-    for (int i = 0; i <= last && n > 0 && (size_t)n < cap; i++)
-        n += snprintf(codecs + n, cap - (size_t)n, ".%02X", cons[i]);
-    int64_t sw = (chroma == 1 || chroma == 2) && !sep ? 2 : 1, sh = chroma == 1 && !sep ? 2 : 1;
-    return size_ok(w - sw * (c[0] + c[1]), h - sh * (c[2] + c[3]), width, height);
-}
 
 /* ---- output capture ---- */
 
@@ -317,18 +123,15 @@ static int add_video(cv_fmp4 *m, const cv_track_info *t)
     par->codec_type = AVMEDIA_TYPE_VIDEO;
     if (t->codec == CV_CODEC_H264) {
         par->codec_id = AV_CODEC_ID_H264;
-        if (!h264_sps_size(t->sps, t->sps_len, &m->width, &m->height))
+        if (!cv_sps_h264_size(t->sps, t->sps_len, &m->width, &m->height))
             m->width = m->height = 0;
-        bits r; /* profile_idc, constraint flags, level_idc */
-        memset(r.b, 0, 3);
-        bits_init(&r, t->sps, t->sps_len, 1);
-        snprintf(m->codecs, sizeof(m->codecs), r.nbits >= 24 ? "avc1.%02x%02x%02x" : "avc1", r.b[0], r.b[1], r.b[2]);
+        cv_sps_h264_codecs(t->sps, t->sps_len, m->codecs, sizeof(m->codecs));
     } else {
         par->codec_id = AV_CODEC_ID_HEVC;
         /* hvc1 (parameter sets only in the sample entry) is what Safari and
          * hls.js accept; movenc's default for HEVC is hev1. */
         par->codec_tag = MKTAG('h', 'v', 'c', '1');
-        if (!h265_sps(t->sps, t->sps_len, m->codecs, sizeof(m->codecs), &m->width, &m->height)) {
+        if (!cv_sps_h265_parse(t->sps, t->sps_len, &m->width, &m->height, m->codecs, sizeof(m->codecs))) {
             m->width = m->height = 0;
             snprintf(m->codecs, sizeof(m->codecs), "hvc1");
         }
@@ -348,16 +151,16 @@ static const int aac_rates[13] = {96000, 88200, 64000, 48000, 44100, 32000, 2400
  * rate and channel configuration. */
 static bool aac_asc(const cv_track_info *t, unsigned *aot, int *rate, unsigned *chans)
 {
-    bits r;
+    cv_sps_bits r;
     if (t->aac_config_len > sizeof(t->aac_config))
         return false;
-    bits_init(&r, t->aac_config, t->aac_config_len, 0);
-    *aot = u(&r, 5);
+    cv_sps_bits_init(&r, t->aac_config, t->aac_config_len, 0);
+    *aot = cv_sps_u(&r, 5);
     if (*aot == 31)
-        *aot = 32 + u(&r, 6);
-    unsigned fi = u(&r, 4);
-    *rate = fi == 15 ? (int)u(&r, 24) : fi < 13 ? aac_rates[fi] : 0;
-    *chans = u(&r, 4);
+        *aot = 32 + cv_sps_u(&r, 6);
+    unsigned fi = cv_sps_u(&r, 4);
+    *rate = fi == 15 ? (int)cv_sps_u(&r, 24) : fi < 13 ? aac_rates[fi] : 0;
+    *chans = cv_sps_u(&r, 4);
     return !r.bad && *aot > 0 && *rate > 0 && *rate <= 1000000;
 }
 
