@@ -10,17 +10,11 @@
 
 #include "rtsp/auth.h"
 
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+#include "fuzz-check.h"
 
 /* Internal to auth.c: the Digest header with a fixed client nonce. */
 int cv__auth_digest_header(cv_auth_challenge *c, const char *user, const char *pass, const char *method,
                            const char *uri, const char *cnonce, cv_sbuf *out);
-
-#define CHECK(x)              \
-    do {                      \
-        if (!(x))             \
-            __builtin_trap(); \
-    } while (0)
 
 /* The key the corpus nonces were made with: bytes 0..31. */
 static const uint8_t key[32] = {0,  1,  2,  3,  4,  5,  6,  7,  8,  9,  10, 11, 12, 13, 14, 15,

@@ -14,13 +14,7 @@
 
 #include "http/parse.h"
 
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
-
-#define CHECK(x)              \
-    do {                      \
-        if (!(x))             \
-            __builtin_trap(); \
-    } while (0)
+#include "fuzz-check.h"
 
 static const size_t limits[4][2] = {{16 * 1024, 64 * 1024}, {64, 64}, {256, 16}, {1024, 4096}};
 

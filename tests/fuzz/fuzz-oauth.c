@@ -17,13 +17,7 @@
 
 #include "oauth/form.h"
 
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
-
-#define CHECK(x)              \
-    do {                      \
-        if (!(x))             \
-            __builtin_trap(); \
-    } while (0)
+#include "fuzz-check.h"
 
 static const char *const names[] = {"grant_type",    "code",          "redirect_uri", "code_verifier",
                                     "refresh_token", "client_id",     "client_secret", "token",
@@ -35,14 +29,6 @@ static bool has_control(const char *s, size_t n)
         if ((unsigned char)s[i] < 0x20 || (unsigned char)s[i] == 0x7f)
             return true;
     return false;
-}
-
-static bool ascii_printable(const char *s)
-{
-    for (; *s; s++)
-        if ((unsigned char)*s < 0x20 || (unsigned char)*s > 0x7e)
-            return false;
-    return true;
 }
 
 static bool encoded_only(const char *s)

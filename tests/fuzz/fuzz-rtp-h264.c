@@ -17,7 +17,7 @@
 #include "rtp/reorder.h"
 #include "rtp/rtp.h"
 
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+#include "fuzz-check.h"
 
 typedef struct {
     cv_codec codec;

@@ -10,13 +10,7 @@
 #include "rtsp/msg.h"
 #include "rtsp/url.h"
 
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
-
-#define CHECK(x)                   \
-    do {                           \
-        if (!(x))                  \
-            __builtin_trap();      \
-    } while (0)
+#include "fuzz-check.h"
 
 static bool inside(cv_str s, const uint8_t *base, size_t len)
 {

@@ -6,13 +6,7 @@
 
 #include "rtsp/sdp.h"
 
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
-
-#define CHECK(x)                   \
-    do {                           \
-        if (!(x))                  \
-            __builtin_trap();      \
-    } while (0)
+#include "fuzz-check.h"
 
 static bool cstr_ok(const char *s, size_t cap) { return memchr(s, '\0', cap) != NULL; }
 

@@ -15,13 +15,7 @@
 
 #include "tls/tls.h"
 
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
-
-#define CHECK(x)              \
-    do {                      \
-        if (!(x))             \
-            __builtin_trap(); \
-    } while (0)
+#include "fuzz-check.h"
 
 static cv_tls_ctx *make_ctx(void)
 {

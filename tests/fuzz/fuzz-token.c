@@ -12,13 +12,7 @@
 #include "auth/token.h"
 #include "base/id.h"
 
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
-
-#define CHECK(x)              \
-    do {                      \
-        if (!(x))             \
-            __builtin_trap(); \
-    } while (0)
+#include "fuzz-check.h"
 
 /* The fuzz key: bytes 0, 1, 2, ... 31. */
 static cv_key *fuzz_key(void)

@@ -4,9 +4,6 @@
  * client socket while the loop runs on this thread (so the store is only
  * ever touched from one thread). */
 #include <errno.h>
-#include <fcntl.h>
-#include <netinet/in.h>
-#include <poll.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stdbool.h>
@@ -15,7 +12,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -23,6 +19,7 @@
 #include <jansson.h>
 #include <uv.h>
 
+#include "http-fixture.h"
 #include "tmpdir-fixture.h"
 
 #include "auth/key.h"
@@ -94,20 +91,6 @@ static cv_fulfill *make_fulfill(fx *x, const char *rtsps)
     return cv_fulfill_new(&c);
 }
 
-static cv_id add_cam(fx *x, const cv_id *home, const char *name, const char *model)
-{
-    cv_camera_rec *r = calloc(1, sizeof(*r));
-    assert_non_null(r);
-    r->home = *home;
-    r->source = CV_CAM_PUSH;
-    snprintf(r->name, sizeof(r->name), "%s", name);
-    snprintf(r->model, sizeof(r->model), "%s", model);
-    cv_id id;
-    assert_int_equal(cv_store_camera_add(x->s, r, &id), 0);
-    free(r);
-    return id;
-}
-
 static int setup(void **state)
 {
     fx *x = calloc(1, sizeof(*x));
@@ -127,10 +110,10 @@ static int setup(void **state)
     assert_int_equal(cv_store_home_add(x->s, "bob home", &x->home2), 0);
     assert_int_equal(cv_store_member_set(x->s, &x->home1, &x->alice, CV_ROLE_OWNER), 0);
     assert_int_equal(cv_store_member_set(x->s, &x->home2, &x->bob, CV_ROLE_OWNER), 0);
-    x->c1 = add_cam(x, &x->home1, "Front door", "X100");
-    x->c2 = add_cam(x, &x->home1, "Garden", "Y200");
-    x->c3 = add_cam(x, &x->home1, "Hallway", "X100");
-    x->c4 = add_cam(x, &x->home2, "Bob garage", "X100");
+    x->c1 = fx_add_cam(x->s, &x->home1, "Front door", "X100");
+    x->c2 = fx_add_cam(x->s, &x->home1, "Garden", "Y200");
+    x->c3 = fx_add_cam(x->s, &x->home1, "Hallway", "X100");
+    x->c4 = fx_add_cam(x->s, &x->home2, "Bob garage", "X100");
     cv_id_to_hex(&x->c1, x->h1);
     cv_id_to_hex(&x->c2, x->h2);
     cv_id_to_hex(&x->c3, x->h3);
@@ -230,11 +213,6 @@ static void request(fx *x, const char *method, const char *path, const char *cty
                     const char *body, resp *out)
 {
     memset(out, 0, sizeof(*out));
-    int fd = socket(AF_INET, SOCK_STREAM, 0);
-    assert_true(fd >= 0);
-    struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons((uint16_t)x->port)};
-    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    assert_int_equal(connect(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
     size_t blen = body ? strlen(body) : 0;
     size_t cap = blen + 1024;
     char *req = malloc(cap);
@@ -249,38 +227,12 @@ static void request(fx *x, const char *method, const char *path, const char *cty
     assert_true(n > 0);
     assert_true((size_t)n + blen < cap);
     memcpy(req + n, body ? body : "", blen);
-    size_t total = (size_t)n + blen, sent = 0;
-    fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK);
-    char *buf = malloc(1 << 20);
-    assert_non_null(buf);
-    size_t got = 0;
-    int64_t deadline = cv_now_us() + 10 * SEC;
-    for (;;) {
-        assert_true(cv_now_us() < deadline);
-        uv_run(&x->loop, UV_RUN_NOWAIT);
-        if (sent < total) {
-            ssize_t w = send(fd, req + sent, total - sent, MSG_NOSIGNAL);
-            if (w > 0)
-                sent += (size_t)w;
-        }
-        ssize_t r = recv(fd, buf + got, (1 << 20) - 1 - got, 0);
-        if (r == 0)
-            break;
-        if (r > 0) {
-            got += (size_t)r;
-            continue;
-        }
-        struct pollfd p = {.fd = fd, .events = POLLIN};
-        poll(&p, 1, 1);
-    }
-    close(fd);
-    buf[got] = 0;
-    assert_true(sscanf(buf, "HTTP/1.1 %d", &out->status) == 1);
-    char *b = strstr(buf, "\r\n\r\n");
-    assert_non_null(b);
-    snprintf(out->body, sizeof(out->body), "%s", b + 4);
+    http_fx_resp a;
+    http_fx_exchange(&x->loop, x->port, req, (size_t)n + blen, false, 10 * SEC, &a);
+    out->status = a.status;
+    snprintf(out->body, sizeof(out->body), "%s", a.body);
     out->json = json_loads(out->body, 0, NULL);
-    free(buf);
+    free(a.body);
     free(req);
 }
 
@@ -322,17 +274,6 @@ static void assert_jstr(json_t *root, const char *path, const char *want)
     const char *v = jstr(root, path);
     if (!v || strcmp(v, want) != 0)
         fail_msg("%s: got %s, want %s", path, v ? v : "(none)", want);
-}
-
-static size_t count_events(cv_store *s, const char *event)
-{
-    cv_audit_rec *r = NULL;
-    size_t n = 0, k = 0;
-    assert_int_equal(cv_store_audit_list(s, 0, NULL, 10000, &r, &n), 0);
-    for (size_t i = 0; i < n; i++)
-        k += strcmp(r[i].event, event) == 0;
-    free(r);
-    return k;
 }
 
 /* ------------------------------------------------------------- Google */
@@ -480,7 +421,7 @@ static void test_google_execute(void **state)
     assert_jstr(c, "status", "ERROR");
     assert_jstr(c, "errorCode", "deviceOffline");
     resp_clear(&r);
-    assert_int_equal(count_events(x->s, "link.stream"), 0);
+    assert_int_equal(fx_count_events(x->s, "link.stream"), 0);
 
     go_online(x, 0, &x->c1);
     /* no list: hls */
@@ -491,7 +432,7 @@ static void test_google_execute(void **state)
     cv_token t1, t2;
     check_stream_url(x, jstr(c, "states.cameraStreamAccessUrl"), x->h1, "index.m3u8", &x->c1, &t1);
     resp_clear(&r);
-    assert_int_equal(count_events(x->s, "link.stream"), 1);
+    assert_int_equal(fx_count_events(x->s, "link.stream"), 1);
     /* fresh token every time */
     c = execute1(x, x->h1, "[\"progressive_mp4\",\"hls\"]", &r);
     assert_jstr(c, "states.cameraStreamProtocol", "hls"); /* our preference wins */
@@ -507,7 +448,7 @@ static void test_google_execute(void **state)
     assert_jstr(c, "status", "ERROR");
     assert_jstr(c, "errorCode", "notSupported");
     resp_clear(&r);
-    assert_int_equal(count_events(x->s, "link.stream"), 3);
+    assert_int_equal(fx_count_events(x->s, "link.stream"), 3);
 
     /* foreign (in scope but bob's) and not consented: deviceNotFound, no URL */
     c = execute1(x, x->h4, NULL, &r);
@@ -524,7 +465,7 @@ static void test_google_execute(void **state)
     free(b);
     assert_jstr(r.json, "payload.commands.0.errorCode", "functionNotSupported");
     resp_clear(&r);
-    assert_int_equal(count_events(x->s, "link.stream"), 3);
+    assert_int_equal(fx_count_events(x->s, "link.stream"), 3);
     cv_audit_rec *ev = NULL;
     size_t n = 0;
     assert_int_equal(cv_store_audit_list(x->s, 0, &x->c1, 1000, &ev, &n), 0);
@@ -644,7 +585,7 @@ static void test_google_disconnect(void **state)
     int64_t revoked = 0;
     assert_int_equal(cv_store_oauth_link_get(x->s, &x->link, &l, &revoked), 0);
     assert_true(revoked > 0);
-    assert_true(count_events(x->s, "link.revoke") >= 1);
+    assert_true(fx_count_events(x->s, "link.revoke") >= 1);
     post(x, "/fulfill/google", x->access, SYNC, &r);
     assert_int_equal(r.status, 401);
     resp_clear(&r);
@@ -822,7 +763,7 @@ static void test_alexa_init_streams(void **state)
     assert_false(cv_id_eq(&t.id, &t2.id));
     assert_true(cv_id_eq(&t2.camera, &x->c1));
     resp_clear(&r);
-    assert_int_equal(count_events(x->s, "link.stream"), 1);
+    assert_int_equal(fx_count_events(x->s, "link.stream"), 1);
 
     /* foreign, made up and unconsented: the same NO_SUCH_ENDPOINT */
     go_online(x, 3, &x->c4);
@@ -865,7 +806,7 @@ static void test_alexa_init_streams(void **state)
     assert_int_equal(r.status, 400);
     assert_jstr(r.json, "event.payload.type", "INVALID_DIRECTIVE");
     resp_clear(&r);
-    assert_int_equal(count_events(x->s, "link.stream"), 1);
+    assert_int_equal(fx_count_events(x->s, "link.stream"), 1);
 
     /* model kill switch, then the whole integration */
     assert_int_equal(cv_store_integration_set_disabled(x->s, &x->integ, true, "X100", cv_wall_us(), &CLI), 0);

@@ -36,6 +36,7 @@
 #include "http/parse.h"
 #include "http/server.h"
 #include "tls/tls.h"
+#include "http-fixture.h"
 #include "tmpdir-fixture.h"
 
 #define CASE_MS 15000
@@ -441,19 +442,7 @@ static ssize_t cl_fill(rd *r)
 
 static bool resp_header(const resp *p, const char *name, char *out, size_t cap)
 {
-    size_t n = strlen(name);
-    for (const char *l = strstr(p->head, "\r\n"); l && l[2]; l = strstr(l + 2, "\r\n")) {
-        const char *line = l + 2;
-        if (strncasecmp(line, name, n) == 0 && line[n] == ':') {
-            const char *v = line + n + 1;
-            while (*v == ' ')
-                v++;
-            const char *e = strstr(v, "\r\n");
-            snprintf(out, cap, "%.*s", (int)(e - v), v);
-            return true;
-        }
-    }
-    return false;
+    return http_fx_header(p->head, name, out, cap);
 }
 
 /* Reads one response: by Content-Length, none for HEAD/204, else to EOF. */

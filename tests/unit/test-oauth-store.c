@@ -14,6 +14,7 @@
 
 #include <cmocka.h>
 
+#include "http-fixture.h"
 #include "tmpdir-fixture.h"
 
 #include "base/id.h"
@@ -95,17 +96,6 @@ static void get_pair(fixture *f, int64_t now, cv_oauth_grant *g, cv_oauth_pair *
     assert_int_equal(cv_store_oauth_code_redeem(f->s, f->hkey, code, &f->integ, REDIR, VERIFIER, now, g, p), 0);
 }
 
-static size_t count_events(cv_store *s, const char *event)
-{
-    cv_audit_rec *r = NULL;
-    size_t n = 0, k = 0;
-    assert_int_equal(cv_store_audit_list(s, 0, NULL, 10000, &r, &n), 0);
-    for (size_t i = 0; i < n; i++)
-        k += strcmp(r[i].event, event) == 0;
-    free(r);
-    return k;
-}
-
 static void test_oauth_integration_add_list_remove(void **state)
 {
     fixture *f = *state;
@@ -148,8 +138,8 @@ static void test_oauth_integration_add_list_remove(void **state)
     assert_int_equal(cv_store_integration_add(f->s, f->hkey, "alexa", u1, 1, T0, &CLI, &id2, cid, sizeof(cid), sec,
                                               sizeof(sec)),
                      0);
-    assert_int_equal(count_events(f->s, "integration.add"), 3);
-    assert_int_equal(count_events(f->s, "integration.remove"), 1);
+    assert_int_equal(fx_count_events(f->s, "integration.add"), 3);
+    assert_int_equal(fx_count_events(f->s, "integration.remove"), 1);
 }
 
 static void test_oauth_integration_bad_input(void **state)
@@ -395,8 +385,8 @@ static void test_oauth_link_revoke_kills_tokens(void **state)
                      -EALREADY);
     assert_int_equal(cv_store_oauth_link_list(f->s, &f->user, &l, &n), 0);
     assert_int_equal(n, 0);
-    assert_int_equal(count_events(f->s, "link.add"), 1);
-    assert_int_equal(count_events(f->s, "link.revoke"), 1);
+    assert_int_equal(fx_count_events(f->s, "link.add"), 1);
+    assert_int_equal(fx_count_events(f->s, "link.revoke"), 1);
     /* linking again is a new link */
     assert_int_equal(cv_store_oauth_link_add(f->s, &f->user, &f->integ, T0, &CLI, &again), 0);
     cv_id ghost;
@@ -443,8 +433,8 @@ static void test_oauth_kill_switch(void **state)
     assert_int_equal(cv_store_oauth_access_get(f->s, f->hkey, p.access, "CamPro 2", T0, &g), 0);
     assert_int_equal(cv_store_integration_get(f->s, &f->integ, &r), 0);
     assert_int_equal(r.nmodels, 0);
-    assert_int_equal(count_events(f->s, "integration.disable"), 3);
-    assert_int_equal(count_events(f->s, "integration.enable"), 2);
+    assert_int_equal(fx_count_events(f->s, "integration.disable"), 3);
+    assert_int_equal(fx_count_events(f->s, "integration.enable"), 2);
     assert_int_equal(cv_store_integration_set_disabled(f->s, &f->integ, true, "", T0, &CLI), -EINVAL);
     cv_id ghost;
     cv_id_random(&ghost);

@@ -4,11 +4,7 @@
  * the loop is turned (UV_RUN_NOWAIT) until the whole answer has arrived, so
  * the store is only ever touched by one thread and the test may set codes,
  * sessions and switches up directly between requests. */
-#include <arpa/inet.h>
 #include <errno.h>
-#include <fcntl.h>
-#include <netinet/in.h>
-#include <poll.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stdbool.h>
@@ -17,8 +13,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
-#include <sys/socket.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -26,6 +20,7 @@
 #include <sodium.h>
 #include <uv.h>
 
+#include "http-fixture.h"
 #include "tmpdir-fixture.h"
 
 #include "api/api.h"
@@ -79,12 +74,7 @@ typedef struct {
     int not_ours;    /* requests cv_oauth_handle declined */
 } fixture;
 
-typedef struct {
-    int status;
-    char head[8192];
-    char *body; /* NUL-terminated, malloc'ed */
-    size_t body_len;
-} resp;
+typedef http_fx_resp resp;
 
 /* ------------------------------------------------------------ server */
 
@@ -101,20 +91,6 @@ static void on_change(void *ctx)
 {
     fixture *f = ctx;
     f->changes++;
-}
-
-static cv_id add_cam(fixture *f, const cv_id *home, const char *name, const char *model)
-{
-    cv_camera_rec *r = calloc(1, sizeof(*r));
-    assert_non_null(r);
-    r->home = *home;
-    r->source = CV_CAM_PUSH;
-    snprintf(r->name, sizeof(r->name), "%s", name);
-    snprintf(r->model, sizeof(r->model), "%s", model);
-    cv_id id;
-    assert_int_equal(cv_store_camera_add(f->s, r, &id), 0);
-    free(r);
-    return id;
 }
 
 static int setup(void **state)
@@ -142,9 +118,9 @@ static int setup(void **state)
         cv_store_member_set(f->s, &f->homes[0], &f->user, CV_ROLE_OWNER) != 0 ||
         cv_store_member_set(f->s, &f->homes[1], &f->user, CV_ROLE_VIEWER) != 0)
         return -1;
-    f->cams[0] = add_cam(f, &f->homes[0], "Porch", "ACME-1");
-    f->cams[1] = add_cam(f, &f->homes[0], "Garage", "");
-    f->cams[2] = add_cam(f, &f->homes[1], "Hall <main>", "BadCam");
+    f->cams[0] = fx_add_cam(f->s, &f->homes[0], "Porch", "ACME-1");
+    f->cams[1] = fx_add_cam(f->s, &f->homes[0], "Garage", "");
+    f->cams[2] = fx_add_cam(f->s, &f->homes[1], "Hall <main>", "BadCam");
     /* A web session for alice, and its CSRF value as session.c derives it. */
     cv_websession_rec ws;
     memset(&ws, 0, sizeof(ws));
@@ -196,19 +172,7 @@ static int teardown(void **state)
 
 static bool header(const resp *p, const char *name, char *out, size_t cap)
 {
-    size_t n = strlen(name);
-    for (const char *l = strstr(p->head, "\r\n"); l && l[2]; l = strstr(l + 2, "\r\n")) {
-        const char *line = l + 2;
-        if (strncasecmp(line, name, n) == 0 && line[n] == ':') {
-            const char *v = line + n + 1;
-            while (*v == ' ')
-                v++;
-            const char *e = strstr(v, "\r\n");
-            snprintf(out, cap, "%.*s", (int)(e - v), v);
-            return true;
-        }
-    }
-    return false;
+    return http_fx_header(p->head, name, out, cap);
 }
 
 static bool has_header(const resp *p, const char *name) { char v[8]; return header(p, name, v, sizeof(v)); }
@@ -232,64 +196,8 @@ static void request(fixture *f, const char *method, const char *target, const ch
     assert_non_null(req);
     int n = snprintf(req, cap, "%s %s HTTP/1.1\r\nHost: 127.0.0.1\r\n%sContent-Length: %zu\r\n\r\n%s", method,
                      target, extra ? extra : "", blen, body ? body : "");
-    int fd = socket(AF_INET, SOCK_STREAM, 0);
-    assert_true(fd >= 0);
-    struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons((uint16_t)f->port)};
-    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    assert_int_equal(connect(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
-    fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK);
-    size_t sent = 0, len = 0, rcap = 1 << 16;
-    char *buf = malloc(rcap);
-    assert_non_null(buf);
-    int64_t deadline = cv_now_us() + 5000000;
-    size_t hlen = 0, want = SIZE_MAX;
-    for (;;) {
-        assert_true(cv_now_us() < deadline);
-        uv_run(&f->loop, UV_RUN_NOWAIT);
-        if (sent < (size_t)n) {
-            ssize_t k = send(fd, req + sent, (size_t)n - sent, MSG_NOSIGNAL);
-            if (k > 0)
-                sent += (size_t)k;
-        }
-        struct pollfd pfd = {fd, POLLIN, 0};
-        if (poll(&pfd, 1, 1) <= 0)
-            continue;
-        if (len == rcap) {
-            rcap *= 2;
-            buf = realloc(buf, rcap);
-            assert_non_null(buf);
-        }
-        ssize_t k = recv(fd, buf + len, rcap - len, 0);
-        if (k == 0)
-            break;
-        if (k < 0)
-            continue;
-        len += (size_t)k;
-        if (!hlen) {
-            char *e = memmem(buf, len, "\r\n\r\n", 4);
-            if (!e)
-                continue;
-            hlen = (size_t)(e - buf) + 4;
-            assert_true(hlen < sizeof(out->head));
-            memcpy(out->head, buf, hlen);
-            out->head[hlen] = '\0';
-            char v[32];
-            want = header(out, "Content-Length", v, sizeof(v)) ? hlen + (size_t)atol(v) : SIZE_MAX;
-            if (strcmp(method, "HEAD") == 0)
-                want = hlen;
-        }
-        if (len >= want)
-            break;
-    }
-    close(fd);
-    uv_run(&f->loop, UV_RUN_NOWAIT);
-    assert_true(hlen > 0);
-    assert_int_equal(sscanf(out->head, "HTTP/1.1 %d", &out->status), 1);
-    out->body_len = len - hlen;
-    out->body = malloc(out->body_len + 1);
-    memcpy(out->body, buf + hlen, out->body_len);
-    out->body[out->body_len] = '\0';
-    free(buf);
+    assert_true(n > 0 && (size_t)n < cap);
+    http_fx_exchange(&f->loop, f->port, req, (size_t)n, strcmp(method, "HEAD") == 0, 5000000, out);
     free(req);
 }
 
@@ -370,17 +278,6 @@ static void exchange_ok(fixture *f, const char *code, tokens *t)
 static int access_get(fixture *f, const char *token, cv_oauth_grant *g)
 {
     return cv_store_oauth_access_get(f->s, f->hkey, token, NULL, cv_wall_us(), g);
-}
-
-static size_t count_events(fixture *f, const char *event)
-{
-    cv_audit_rec *r = NULL;
-    size_t n = 0, k = 0;
-    assert_int_equal(cv_store_audit_list(f->s, 0, NULL, 10000, &r, &n), 0);
-    for (size_t i = 0; i < n; i++)
-        k += strcmp(r[i].event, event) == 0;
-    free(r);
-    return k;
 }
 
 static char *authz_query(const fixture *f, const char *extra)
@@ -641,7 +538,7 @@ static void test_oauth_consent_get_limits(void **state)
     for (int i = 0; i < CV_OAUTH_SCOPE_MAX - 2; i++) {
         char name[32];
         snprintf(name, sizeof(name), "cam %02d", i);
-        (void)add_cam(f, &f->homes[0], name, "");
+        (void)fx_add_cam(f->s, &f->homes[0], name, "");
     }
     request(f, "GET", t, "Cookie: cv_session=" SESSION "\r\n", NULL, &r);
     assert_int_equal(r.status, 400);
@@ -717,7 +614,7 @@ static void test_oauth_consent_post(void **state)
     request(f, "POST", "/oauth/consent", hdr, body, &r);
     assert_int_equal(r.status, 400);
     resp_free(&r);
-    assert_int_equal(count_events(f, "oauth.consent"), 0);
+    assert_int_equal(fx_count_events(f->s, "oauth.consent"), 0);
 
     /* Deny: back to the client with access_denied and the state. */
     consent_body(f, "deny", NULL, body, sizeof(body));
@@ -728,7 +625,7 @@ static void test_oauth_consent_post(void **state)
                         REDIR "?error=access_denied&state=st%20%26x");
     json_decref(j);
     resp_free(&r);
-    assert_int_equal(count_events(f, "oauth.consent"), 1);
+    assert_int_equal(fx_count_events(f->s, "oauth.consent"), 1);
     cv_oauth_link_rec *links = NULL;
     size_t nlinks = 0;
     assert_int_equal(cv_store_oauth_link_list(f->s, &f->user, &links, &nlinks), 0);
@@ -761,8 +658,8 @@ static void test_oauth_consent_post(void **state)
     json_decref(j);
     resp_free(&r);
     assert_true(f->changes > changes);
-    assert_int_equal(count_events(f, "oauth.consent"), 2);
-    assert_int_equal(count_events(f, "link.add"), 1);
+    assert_int_equal(fx_count_events(f->s, "oauth.consent"), 2);
+    assert_int_equal(fx_count_events(f->s, "link.add"), 1);
     assert_int_equal(cv_store_oauth_link_list(f->s, &f->user, &links, &nlinks), 0);
     assert_int_equal(nlinks, 1);
     free(links);
@@ -784,7 +681,7 @@ static void test_oauth_consent_post(void **state)
     request(f, "POST", "/oauth/consent", hdr, body, &r);
     assert_int_equal(r.status, 200);
     resp_free(&r);
-    assert_int_equal(count_events(f, "link.add"), 1);
+    assert_int_equal(fx_count_events(f->s, "link.add"), 1);
 
     /* Disabled since the page loaded: back to the client with access_denied. */
     assert_int_equal(cv_store_integration_set_disabled(f->s, &f->integ, true, NULL, cv_wall_us(), &CLI), 0);
