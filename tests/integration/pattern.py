@@ -435,12 +435,10 @@ def decode_stream(url, seconds=None, frames=None, size=(320, 240), extra_input_a
     finally:
         killer.cancel()
         if proc.poll() is None:
-            proc.terminate()
-            try:
-                proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
+            # What we wanted has been read: SIGKILL, since ffmpeg blocked in a
+            # TLS read (HTTPS, RTSPS) can sit on SIGTERM for seconds.
+            proc.kill()
+            proc.wait()
         proc.stdout.close()
     out.returncode = proc.returncode
     pump.join(timeout=10)
