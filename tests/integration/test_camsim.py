@@ -299,13 +299,30 @@ def test_drop_all_comes_back_together(server, procs, tmp_path):
     sim = spawn_camsim(procs, srv, cams, "--seq-start", "0", stdin=True)
     for cid in ids:
         wait_live(srv, cid)
-    outs, viewers = start_viewers(srv, ids, tmp_path, 6)
+    # The viewers run until each has a second of video after the drop (how
+    # long the cameras take to come back depends on the machine's load), then
+    # stop cleanly on SIGINT.
+    outs, viewers = start_viewers(srv, ids, tmp_path, 300)
+
+    def after_drop(cid):
+        seqs = [m[1] for m in marks_so_far(outs[cid])]
+        g = gaps(seqs, 10)
+        return bool(g) and len(seqs) >= 60 and sum(1 for q in seqs if q >= g[0][1]) >= 25
+
     try:
         wait_for(lambda: all(len(marks_so_far(outs[cid])) >= 25 for cid in ids), 30 * SLOW, "a second of video")
         command(sim, "drop all", r"drop [0-9a-f]{32}", count=3)
-        finish_viewers(viewers)
+        wait_for(lambda: all(after_drop(cid) for cid in ids), 60 * SLOW, "a second of video after the drop")
+        for v in viewers.values():
+            v.send_signal(signal.SIGINT)
+        for cid, v in viewers.items():
+            _, err = v.communicate(timeout=30 * SLOW)
+            assert v.returncode in (0, 255), f"{cid}: exit {v.returncode}: {err.decode(errors='replace')}"
     finally:
-        finish_viewers(viewers) if any(v.poll() is None for v in viewers.values()) else None
+        for v in viewers.values():
+            if v.poll() is None:
+                v.kill()
+                v.wait()
     for cid in ids:
         marks = check_watermarks(outs[cid].read_bytes(), cid, [o for o in ids if o != cid], 60)
         seqs = [m[1] for m in marks]
