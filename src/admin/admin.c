@@ -357,6 +357,27 @@ static int camera_remove_txn(const cv_admin *a, const cv_id *camera, char *err, 
     return rc;
 }
 
+static int camera_rename_txn(const cv_admin *a, const cv_id *camera, const char *name, char *err, size_t errcap)
+{
+    cv_camera_rec *r = calloc(1, sizeof(*r));
+    if (!r)
+        return fail(err, errcap, -ENOMEM, "out of memory");
+    int rc = cv_store_camera_get(a->store, camera, r);
+    if (rc == 0)
+        rc = cv_store_camera_rename(a->store, camera, name);
+    if (rc < 0)
+        rc = fail(err, errcap, rc, "%s",
+                  rc == -EEXIST   ? "a camera with that name exists in that home"
+                  : rc == -ENOENT ? "no such camera"
+                  : rc == -EINVAL ? "invalid camera name (1 to 127 bytes of printable UTF-8)"
+                                  : "store error (see the log)");
+    else
+        audit(a, "camera.rename", camera, "camera %s renamed to %s", r->name, name);
+    sodium_memzero(r, sizeof(*r));
+    free(r);
+    return rc;
+}
+
 int cv_admin_camera_resolve(const cv_admin *a, const cv_id *home, const char *what, cv_camera_rec *out)
 {
     cv_id id;
@@ -679,6 +700,16 @@ int cv_admin_camera_remove(const cv_admin *a, const cv_id *camera, char *err, si
     if (rc < 0)
         return fail(err, errcap, rc, "store error (see the log)");
     return cv_store_end(a->store, camera_remove_txn(a, camera, err, errcap));
+}
+
+int cv_admin_camera_rename(const cv_admin *a, const cv_id *camera, const char *name, char *err, size_t errcap)
+{
+    if (!name)
+        return fail(err, errcap, -EINVAL, "a camera needs a name");
+    int rc = cv_store_begin(a->store);
+    if (rc < 0)
+        return fail(err, errcap, rc, "store error (see the log)");
+    return cv_store_end(a->store, camera_rename_txn(a, camera, name, err, errcap));
 }
 
 int cv_admin_grant_add(const cv_admin *a, const cv_id *camera, const cv_id *user, uint32_t scopes,

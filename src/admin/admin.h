@@ -77,6 +77,9 @@ int cv_admin_camera_add(const cv_admin *a, const cv_admin_camera_spec *spec, cv_
 /* New ingest secret for a push camera (the old one stops working at once). */
 int cv_admin_camera_rotate(const cv_admin *a, const cv_id *camera, char *ingest_secret, char *err, size_t errcap);
 int cv_admin_camera_remove(const cv_admin *a, const cv_id *camera, char *err, size_t errcap);
+/* Renames a camera (1..127 bytes of printable UTF-8, unique in its home);
+ * audited "camera.rename" with the old and new names. */
+int cv_admin_camera_rename(const cv_admin *a, const cv_id *camera, const char *name, char *err, size_t errcap);
 /* Looks a camera up by hex id, or by name (in home, or in any home when
  * home is NULL and the name is unique). */
 int cv_admin_camera_resolve(const cv_admin *a, const cv_id *home, const char *what, cv_camera_rec *out);

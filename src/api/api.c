@@ -47,11 +47,14 @@ static const route routes[] = {
     {"POST", "homes", cv__api_homes_add, CV_BODY_HOME_ADD, 0},
     {"DELETE", "homes/*", cv__api_home_remove, CV_BODY_EMPTY, 0},
     {"GET", "homes/*/members", cv__api_members_list, CV_BODY_EMPTY, 0},
+    {"GET", "homes/*/grants", cv__api_home_grants, CV_BODY_EMPTY, 0},
+    {"POST", "homes/*/cameras/test", cv__api_camera_test, CV_BODY_CAMERA_TEST, 0},
     {"PUT", "homes/*/members/*", cv__api_member_set, CV_BODY_ROLE, 0},
     {"DELETE", "homes/*/members/*", cv__api_member_remove, CV_BODY_EMPTY, 0},
     {"POST", "homes/*/cameras", cv__api_cameras_add, CV_BODY_CAMERA_ADD, 0},
     {"GET", "cameras", cv__api_cameras_list, CV_BODY_EMPTY, 0},
     {"GET", "cameras/*", cv__api_camera_get, CV_BODY_EMPTY, 0},
+    {"PATCH", "cameras/*", cv__api_camera_rename, CV_BODY_CAMERA_RENAME, 0},
     {"DELETE", "cameras/*", cv__api_camera_remove, CV_BODY_EMPTY, 0},
     {"POST", "cameras/*/rotate-secret", cv__api_camera_rotate, CV_BODY_EMPTY, 0},
     {"GET", "cameras/*/grants", cv__api_grants_list, CV_BODY_EMPTY, 0},
@@ -85,6 +88,10 @@ cv_api *cv_api_new(uv_loop_t *loop, const cv_api_config *cfg)
     a->session_ttl_us = cfg->session_ttl_us > 0 ? cfg->session_ttl_us : DEFAULT_SESSION_TTL_US;
     a->on_change = cfg->on_change;
     a->on_change_ctx = cfg->on_change_ctx;
+    a->camera_status = cfg->camera_status;
+    a->camera_status_ctx = cfg->camera_status_ctx;
+    a->probe_pull = cfg->probe_pull;
+    a->probe_pull_ctx = cfg->probe_pull_ctx;
     return a;
 }
 
@@ -102,7 +109,7 @@ static bool unsafe_method(const char *m)
     return strcmp(m, "GET") != 0 && strcmp(m, "HEAD") != 0 && strcmp(m, "OPTIONS") != 0;
 }
 
-static void call_free(cv__api_call *c)
+void cv__api_call_free(cv__api_call *c)
 {
     json_decref(c->doc);
     if (c->pw) {
@@ -205,8 +212,33 @@ json_t *cv__api_user_json(const cv_user_rec *u)
                      (json_int_t)(u->created_us / 1000000));
 }
 
-json_t *cv__api_camera_json(const cv_api *a, const cv_camera_rec *r)
+/* The caller's relation to a camera, and whether it may see who else may. */
+static const char *camera_role(cv__api_call *c, const cv_camera_rec *r, bool *sees_grants)
 {
+    *sees_grants = true;
+    if (c->user.admin)
+        return "admin";
+    cv_role role = cv__api_role(c, &r->home);
+    *sees_grants = role >= CV_ROLE_MEMBER;
+    return role == CV_ROLE_NONE ? "guest" : cv_role_name(role);
+}
+
+static json_int_t live_grants(cv__api_call *c, const cv_id *camera)
+{
+    cv_grant_rec *g = NULL;
+    size_t n = 0;
+    json_int_t live = 0;
+    int64_t now = cv_wall_us();
+    if (cv_store_grant_list(c->api->store, camera, NULL, &g, &n) == 0)
+        for (size_t i = 0; i < n; i++)
+            live += g[i].expires_us > now;
+    free(g);
+    return live;
+}
+
+json_t *cv__api_camera_json(cv__api_call *c, const cv_camera_rec *r)
+{
+    const cv_api *a = c->api;
     char hex[CV_ID_HEX_LEN + 1], url[sizeof(a->rtsp_base) + 48];
     cv_id_to_hex(&r->id, hex);
     snprintf(url, sizeof(url), "%s/cam/%s", a->rtsp_base, hex);
@@ -225,6 +257,14 @@ json_t *cv__api_camera_json(const cv_api *a, const cv_camera_rec *r)
     }
     json_object_set_new(o, "rtsp_url", json_string(url));
     json_object_set_new(o, "created", json_integer((json_int_t)(r->created_us / 1000000)));
+    int64_t last = 0;
+    bool online = a->camera_status && a->camera_status(a->camera_status_ctx, &r->id, &last);
+    json_object_set_new(o, "online", json_boolean(online));
+    json_object_set_new(o, "last_seen", last > 0 ? json_integer((json_int_t)(last / 1000000)) : json_null());
+    bool sees_grants;
+    const char *role = camera_role(c, r, &sees_grants);
+    json_object_set_new(o, "shared", json_integer(sees_grants ? live_grants(c, &r->id) : 0));
+    json_object_set_new(o, "role", json_string(role));
     return o;
 }
 
@@ -312,7 +352,7 @@ static void verify_done(uv_work_t *w, int status)
         /* The server has stopped: the request is gone (answering just
          * releases it) and the store may be closed. */
         cv__api_error(c, 503, "shutting down");
-        call_free(c);
+        cv__api_call_free(c);
         if (a->pending == 0)
             free(a);
         return;
@@ -325,7 +365,7 @@ static void verify_done(uv_work_t *w, int status)
         CV_ERROR("%p: password check finished without an answer", (void *)c);
         cv__api_error(c, 500, "internal error");
     }
-    call_free(c);
+    cv__api_call_free(c);
 }
 
 static bool queue_job(cv__api_call *c, const char *pw, size_t len, cv__api_verified done);
@@ -496,5 +536,5 @@ void cv_api_handle(void *ctx, cv_http_req *req)
         CV_ERROR("%p: %s handler did not answer", (void *)c, c->method);
         cv__api_error(c, 500, "internal error");
     }
-    call_free(c);
+    cv__api_call_free(c);
 }

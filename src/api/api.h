@@ -18,6 +18,17 @@
 
 typedef struct cv_api cv_api;
 
+/* What a test connection to a pull camera found (cv_api_config.probe_pull). */
+typedef struct {
+    bool ok;              /* tracks attached: video and audio below */
+    bool aborted;         /* the server is stopping: no answer about the camera */
+    const char *error;    /* !ok: a sentence for people ("connection refused"),
+                           * never naming the URL's credentials */
+    const char *video;    /* codec name ("H264") or NULL: no video track */
+    int width, height;    /* from the parameter sets; 0: not known */
+    const char *audio;    /* codec name ("AAC") or NULL */
+} cv_api_probe_result;
+
 typedef struct {
     cv_store *store;         /* borrowed; used on the loop thread only */
     const cv_key *key;       /* borrowed */
@@ -32,6 +43,21 @@ typedef struct {
      * reload what it caches (revoked tokens, cameras, live sessions). */
     void (*on_change)(void *ctx);
     void *on_change_ctx;
+    /* Optional: a camera's live state for the camera JSON ("online",
+     * "last_seen"). Returns whether its stream has a source attached and sets
+     * *last_frame_wall_us (0: no frame since the server started). Loop thread. */
+    bool (*camera_status)(void *ctx, const cv_id *camera, int64_t *last_frame_wall_us);
+    void *camera_status_ctx;
+    /* Optional: connects to an RTSP URL (credentials included) once, as a
+     * pull camera would, without adding anything. transport is a
+     * cv_pull_transport. Returns 0 and later calls done(arg, r) exactly once
+     * on the loop thread (r borrowed for the call; never from inside
+     * probe_pull), within about 10 s, or with r->aborted when the server
+     * stops first; or returns a negative errno (-EINVAL: not a usable URL)
+     * and never calls done. */
+    int (*probe_pull)(void *ctx, const char *url, int transport,
+                      void (*done)(void *arg, const cv_api_probe_result *r), void *arg);
+    void *probe_pull_ctx;
 } cv_api_config;
 
 /* Returns NULL when out of memory or cfg lacks store, key or guard. */

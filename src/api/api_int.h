@@ -24,7 +24,12 @@ struct cv_api {
     int64_t session_ttl_us;
     void (*on_change)(void *ctx);
     void *on_change_ctx;
-    unsigned pending; /* calls waiting on the thread pool */
+    bool (*camera_status)(void *ctx, const cv_id *camera, int64_t *last_frame_wall_us);
+    void *camera_status_ctx;
+    int (*probe_pull)(void *ctx, const char *url, int transport,
+                      void (*done)(void *arg, const cv_api_probe_result *r), void *arg);
+    void *probe_pull_ctx;
+    unsigned pending; /* calls waiting on the thread pool or a probe */
     bool freed;       /* cv_api_free ran: the last pending call frees */
 };
 
@@ -44,6 +49,7 @@ struct cv__api_call {
     bool authed;
     bool by_cookie;
     uint8_t session[32]; /* hash of the session secret */
+    char csrf[65];       /* by cookie: the session's CSRF value (hex), for GET /me */
     cv_user_rec user;
     char actor[96];      /* "user:<login>" */
     cv_admin adm;
@@ -81,8 +87,10 @@ json_t *cv__api_jstr(const char *s);
 json_t *cv__api_jid(const cv_id *id);
 json_t *cv__api_jscopes(uint32_t scopes);
 json_t *cv__api_user_json(const cv_user_rec *u);
-/* A camera as answered to clients: never a sealed value. */
-json_t *cv__api_camera_json(const cv_api *a, const cv_camera_rec *r);
+/* A camera as answered to the caller: never a sealed value; with its live
+ * state ("online", "last_seen"), the caller's "role" and, for its home's
+ * owners and members (and admins), how many live guest grants it has. */
+json_t *cv__api_camera_json(cv__api_call *c, const cv_camera_rec *r);
 
 /* rtsp_base with "user:pass@" inserted after the scheme, then suffix. */
 void cv__api_rtsp_url(const cv_api *a, const char *user, const char *pass, const char *suffix, char *out,
@@ -99,6 +107,9 @@ cv_role cv__api_role(cv__api_call *c, const cv_id *home);
 bool cv__api_camera(cv__api_call *c, const char *hex, cv_role need, cv_camera_rec *out);
 /* The same for a home: the caller's role must be at least need (>= viewer). */
 bool cv__api_home(cv__api_call *c, const char *hex, cv_role need, cv_home_rec *out, cv_role *role);
+
+/* Frees a call answered later (after its handler returned with c->async). */
+void cv__api_call_free(cv__api_call *c);
 
 /* Runs cv_pw_verify(hash, pw) on the thread pool (hash NULL: the dummy
  * hash, same cost) and calls done on the loop thread with the call intact.
@@ -158,6 +169,9 @@ void cv__api_camera_get(cv__api_call *c);
 void cv__api_cameras_add(cv__api_call *c);
 void cv__api_camera_remove(cv__api_call *c);
 void cv__api_camera_rotate(cv__api_call *c);
+void cv__api_camera_rename(cv__api_call *c);
+void cv__api_camera_test(cv__api_call *c);
+void cv__api_home_grants(cv__api_call *c);
 void cv__api_grants_list(cv__api_call *c);
 void cv__api_grants_add(cv__api_call *c);
 void cv__api_grant_remove(cv__api_call *c);

@@ -64,6 +64,13 @@ static const cv_api_field f_token[] = {
 static const cv_api_field f_kill_switch[] = {
     STR("camera_model", false, CV_API_PRINTABLE, 1, 63),
 };
+static const cv_api_field f_camera_rename[] = {
+    STR("name", true, CV_API_PRINTABLE, 1, 127),
+};
+static const cv_api_field f_camera_test[] = {
+    STR("pull_url", true, CV_API_PRINTABLE, 8, 1023),
+    STR("transport", false, 0, 1, 8),
+};
 
 #define SCHEMA(id, f) [id] = {#id, f, CV_ARRAY_LEN(f)}
 static const cv_api_schema schemas[CV_BODY__COUNT] = {
@@ -80,6 +87,8 @@ static const cv_api_schema schemas[CV_BODY__COUNT] = {
     SCHEMA(CV_BODY_TOKEN_ISSUE, f_token_issue),
     SCHEMA(CV_BODY_TOKEN, f_token),
     SCHEMA(CV_BODY_KILL_SWITCH, f_kill_switch),
+    SCHEMA(CV_BODY_CAMERA_RENAME, f_camera_rename),
+    SCHEMA(CV_BODY_CAMERA_TEST, f_camera_test),
 };
 
 _Static_assert(CV_ARRAY_LEN(f_login) <= CV_API_FIELDS_MAX && CV_ARRAY_LEN(f_camera_add) <= CV_API_FIELDS_MAX,

@@ -54,6 +54,8 @@ typedef enum {
     CV_BODY_TOKEN_ISSUE, /* scope?, ttl? */
     CV_BODY_TOKEN,       /* token */
     CV_BODY_KILL_SWITCH, /* camera_model? */
+    CV_BODY_CAMERA_RENAME, /* name */
+    CV_BODY_CAMERA_TEST, /* pull_url, transport? */
     CV_BODY__COUNT
 } cv_api_body;
 

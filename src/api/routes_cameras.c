@@ -14,7 +14,7 @@ static void cameras_reply(cv__api_call *c, cv_camera_rec *cams, size_t n)
 {
     json_t *arr = json_array();
     for (size_t i = 0; i < n; i++)
-        json_array_append_new(arr, cv__api_camera_json(c->api, &cams[i]));
+        json_array_append_new(arr, cv__api_camera_json(c, &cams[i]));
     sodium_memzero(cams, n * sizeof(*cams)); /* sealed values were read along */
     free(cams);
     cv__api_reply(c, 200, json_pack("{s:o}", "cameras", arr), NULL);
@@ -54,7 +54,7 @@ void cv__api_camera_get(cv__api_call *c)
 {
     cv_camera_rec *r = camera_alloc(c);
     if (r && cv__api_camera(c, c->param[0], CV_ROLE_NONE, r))
-        cv__api_reply(c, 200, cv__api_camera_json(c->api, r), NULL);
+        cv__api_reply(c, 200, cv__api_camera_json(c, r), NULL);
     camera_free(r);
 }
 
@@ -106,7 +106,7 @@ void cv__api_cameras_add(cv__api_call *c)
     } else if (r && cv_store_camera_get(c->api->store, &id, r) != 0) {
         cv__api_error(c, 500, "internal error");
     } else if (r) {
-        json_t *o = cv__api_camera_json(c->api, r);
+        json_t *o = cv__api_camera_json(c, r);
         if (o && r->source == CV_CAM_PUSH) {
             ingest_url(c, &id, secret, url, sizeof(url));
             json_object_set_new(o, "ingest_url", json_string(url));
@@ -154,6 +154,87 @@ void cv__api_camera_rotate(cv__api_call *c)
     camera_free(r);
 }
 
+void cv__api_camera_rename(cv__api_call *c)
+{
+    const cv_api_value *name = &c->v[0];
+    char err[160] = "";
+    cv_camera_rec *r = camera_alloc(c);
+    if (!r || !cv__api_camera(c, c->param[0], CV_ROLE_MEMBER, r)) {
+        camera_free(r);
+        return;
+    }
+    int rc = cv_admin_camera_rename(&c->adm, &r->id, name->s, err, sizeof(err));
+    if (rc < 0)
+        cv__api_admin_error(c, rc, err);
+    else if (cv_store_camera_get(c->api->store, &r->id, r) != 0)
+        cv__api_error(c, 500, "internal error");
+    else
+        cv__api_reply(c, 200, cv__api_camera_json(c, r), NULL);
+    camera_free(r);
+}
+
+/* ------------------------------------------------------- test a pull URL */
+
+static void probe_done(void *arg, const cv_api_probe_result *res)
+{
+    cv__api_call *c = arg;
+    cv_api *a = c->api;
+    a->pending--;
+    if (a->freed || res->aborted) {
+        /* The server is stopping: the request may be gone already
+         * (answering just releases it), the store may be closed. */
+        cv__api_error(c, 503, "shutting down");
+    } else if (!res->ok) {
+        cv__api_reply(c, 200, json_pack("{s:b,s:o}", "ok", false, "error", cv__api_jstr(res->error)), NULL);
+    } else {
+        json_t *video = res->video ? json_pack("{s:s}", "codec", res->video) : json_null();
+        if (res->video) {
+            json_object_set_new(video, "width", res->width > 0 ? json_integer(res->width) : json_null());
+            json_object_set_new(video, "height", res->height > 0 ? json_integer(res->height) : json_null());
+        }
+        json_t *audio = res->audio ? json_pack("{s:s}", "codec", res->audio) : json_null();
+        cv__api_reply(c, 200, json_pack("{s:b,s:o,s:o}", "ok", true, "video", video, "audio", audio), NULL);
+    }
+    bool last = a->freed && a->pending == 0;
+    cv__api_call_free(c);
+    if (last)
+        free(a);
+}
+
+void cv__api_camera_test(cv__api_call *c)
+{
+    const cv_api_value *pull = &c->v[0], *transport = &c->v[1];
+    cv_home_rec h;
+    cv_pull_transport t;
+    if (!cv__api_home(c, c->param[0], CV_ROLE_MEMBER, &h, NULL))
+        return;
+    if (!parse_transport(transport, &t)) {
+        cv__api_error(c, 400, "transport: must be \"auto\", \"tcp\" or \"udp\"");
+        return;
+    }
+    if (strncmp(pull->s, "rtsp://", 7) != 0) {
+        cv__api_error(c, 400, "pull_url: expected rtsp://[user:pass@]host[:port]/path");
+        return;
+    }
+    if (!c->api->probe_pull) {
+        cv__api_error(c, 501, "testing cameras is not available on this server");
+        return;
+    }
+    /* Marked before the call: done never runs from inside probe_pull, and
+     * this call must outlive the handler until it does. */
+    c->async = true;
+    c->api->pending++;
+    int rc = c->api->probe_pull(c->api->probe_pull_ctx, pull->s, (int)t, probe_done, c);
+    if (rc < 0) {
+        c->async = false;
+        c->api->pending--;
+        if (rc == -EINVAL)
+            cv__api_error(c, 400, "pull_url: expected rtsp://[user:pass@]host[:port]/path");
+        else
+            cv__api_error(c, 503, "cannot test cameras now");
+    }
+}
+
 /* --------------------------------------------------------------- grants */
 
 static json_t *grant_json(const cv_grant_rec *g, int64_t now)
@@ -184,6 +265,30 @@ void cv__api_grants_list(cv__api_call *c)
     }
     free(g);
     camera_free(r);
+}
+
+void cv__api_home_grants(cv__api_call *c)
+{
+    cv_home_rec h;
+    if (!cv__api_home(c, c->param[0], CV_ROLE_MEMBER, &h, NULL))
+        return;
+    cv_home_grant_rec *g = NULL;
+    size_t n = 0;
+    int64_t now = cv_wall_us();
+    if (cv_store_home_grants(c->api->store, &h.id, now, &g, &n) != 0) {
+        cv__api_error(c, 500, "internal error");
+        return;
+    }
+    json_t *arr = json_array();
+    for (size_t i = 0; i < n; i++) {
+        json_t *o = grant_json(&g[i].grant, now);
+        if (o)
+            json_object_set_new(o, "camera", json_pack("{s:o,s:o}", "id", cv__api_jid(&g[i].grant.camera), "name",
+                                                       cv__api_jstr(g[i].camera_name)));
+        json_array_append_new(arr, o);
+    }
+    free(g);
+    cv__api_reply(c, 200, json_pack("{s:o}", "grants", arr), NULL);
 }
 
 void cv__api_grants_add(cv__api_call *c)

@@ -44,7 +44,12 @@ void cv__api_me(cv__api_call *c)
         json_array_append_new(homes, home_json(&h[i], r));
     }
     free(h);
-    cv__api_reply(c, 200, json_pack("{s:o,s:o}", "user", cv__api_user_json(&c->user), "homes", homes), NULL);
+    json_t *o = json_pack("{s:o,s:o}", "user", cv__api_user_json(&c->user), "homes", homes);
+    /* A browser that reloaded its page lost the CSRF value login gave it;
+     * only a same-origin script can read this answer (no CORS). */
+    if (o && c->by_cookie)
+        json_object_set_new(o, "csrf", json_string(c->csrf));
+    cv__api_reply(c, 200, o, NULL);
 }
 
 static void new_password_hashed(cv__api_call *c, bool ok)

@@ -135,10 +135,11 @@ void cv__api_audit(cv__api_call *c)
         cv__api_error(c, 400, "limit: expected 1 to 1000");
         return;
     }
+    cv_audit_filter f = {.after_seq = after};
+    cv_id camera, home;
+    char person[CV_LOGIN_MAX + 2];
     int n = cv_http_req_query_param(c->req, "camera", hex, sizeof(hex));
-    bool by_camera = n != -ENOENT;
-    cv_id camera;
-    if (by_camera) {
+    if (n != -ENOENT) {
         cv_camera_rec *r = malloc(sizeof(*r));
         /* Non-admins only for a camera in a home they own; any other id is
          * forbidden, existing or not. */
@@ -152,13 +153,35 @@ void cv__api_audit(cv__api_call *c)
             cv__api_forbidden(c);
             return;
         }
-    } else if (!c->user.admin) {
+        f.camera = &camera;
+    }
+    n = cv_http_req_query_param(c->req, "home", hex, sizeof(hex));
+    if (n != -ENOENT) {
+        /* The same for a home: its owners (admins: any id). */
+        bool ok = n == CV_ID_HEX_LEN && cv_id_from_hex(hex, CV_ID_HEX_LEN, &home) == 0 &&
+                  (c->user.admin || cv__api_role(c, &home) == CV_ROLE_OWNER);
+        if (!ok) {
+            cv__api_forbidden(c);
+            return;
+        }
+        f.home = &home;
+    }
+    n = cv_http_req_query_param(c->req, "person", person, sizeof(person));
+    if (n != -ENOENT) {
+        if (n <= 0 || n > CV_LOGIN_MAX) {
+            cv__api_error(c, 400, "person: expected a login");
+            return;
+        }
+        f.person = person;
+    }
+    /* Without camera= or home=, the whole log: admins only. */
+    if (!f.camera && !f.home && !c->user.admin) {
         cv__api_forbidden(c);
         return;
     }
     cv_audit_rec *e = NULL;
     size_t cnt = 0;
-    if (cv_store_audit_list(c->api->store, after, by_camera ? &camera : NULL, (size_t)limit, &e, &cnt) != 0) {
+    if (cv_store_audit_query(c->api->store, &f, (size_t)limit, &e, &cnt) != 0) {
         cv__api_error(c, 500, "internal error");
         return;
     }

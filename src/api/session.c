@@ -103,11 +103,11 @@ bool cv__api_authenticate(cv__api_call *c, bool unsafe)
         unauthorized(c);
         return false;
     }
+    if (cookie)
+        csrf_hex(c->api->key, secret.p, secret.len, c->csrf);
     if (cookie && unsafe) {
-        char want[65];
-        csrf_hex(c->api->key, secret.p, secret.len, want);
         cv_str got = cv_http_req_header(c->req, "X-CSRF-Token");
-        bool ok = got.p && got.len == 64 && sodium_memcmp(got.p, want, 64) == 0;
+        bool ok = got.p && got.len == 64 && sodium_memcmp(got.p, c->csrf, 64) == 0;
         if (!ok) {
             cv__api_error(c, 403, "missing or bad CSRF token");
             return false;

@@ -1,4 +1,4 @@
-/* camvault camera add|list|remove|rotate-secret: works on the same store as a
+/* camvault camera add|list|rename|remove|rotate-secret: works on the same store as a
  * running server, which notices the change within a second. A push camera's
  * ingest secret is printed once, when it is made, and never again. */
 #include <errno.h>
@@ -26,6 +26,7 @@ static void usage(FILE *out)
                  "  camvault camera add --name NAME [--home HOME] [--model M]\n"
                  "                      [--pull URL [--transport auto|tcp|udp] [--substream URL]]\n"
                  "  camvault camera list [--home HOME]\n"
+                 "  camvault camera rename ID|NAME --name NEW [--home HOME]\n"
                  "  camvault camera remove ID|NAME [--home HOME]\n"
                  "  camvault camera rotate-secret ID|NAME [--home HOME]\n"
                  "\n"
@@ -36,7 +37,7 @@ static void usage(FILE *out)
                  "credentials are stored encrypted and never printed.\n"
                  "--home may be left out when there is exactly one home.\n"
                  "\noptions:\n" CLI_COMMON_HELP
-                 "  --name NAME         the camera's name, unique in its home (add)\n"
+                 "  --name NAME         the camera's name, unique in its home (add, rename)\n"
                  "  --home HOME         the home, by name or id\n"
                  "  --model M           free text, e.g. the camera's make and model (add)\n"
                  "  --pull URL          fetch from this RTSP URL instead of waiting for a push (add)\n"
@@ -261,6 +262,39 @@ out:
     return rc;
 }
 
+static int camera_rename(cli_args *a, cli_admin *ad)
+{
+    cv_camera_rec *r = malloc(sizeof(*r));
+    char err[256] = "", old[128];
+    const char *name = cli_val(a, O_NAME);
+    int rc = 1;
+    if (!name) {
+        fprintf(stderr, "%s: camera rename needs --name NEW\n", a->prog);
+        goto out;
+    }
+    if (!r || cli_open_admin(&a->c, ad) != 0 || cli_camera_opt(a, ad, a->pos[0], cli_val(a, O_HOME), r) != 0)
+        goto out;
+    snprintf(old, sizeof(old), "%s", r->name);
+    if ((rc = cv_admin_camera_rename(&ad->adm, &r->id, name, err, sizeof(err))) < 0 ||
+        (rc = cv_store_camera_get(ad->store, &r->id, r)) < 0) {
+        rc = cli_fail(a, rc, err[0] ? err : "store error (see the log)");
+        goto out;
+    }
+    if (a->c.json) {
+        cli_print_json(camera_json(a, ad, r));
+    } else {
+        char hex[CV_ID_HEX_LEN + 1], buf[160];
+        cv_id_to_hex(&r->id, hex);
+        printf("renamed camera %s from '%s' to '%s'\n", hex, cli_safe(old, buf, sizeof(buf)), r->name);
+    }
+    rc = 0;
+out:
+    if (r)
+        cli_wipe(r, sizeof(*r));
+    free(r);
+    return rc;
+}
+
 static int camera_rotate(cli_args *a, cli_admin *ad)
 {
     cv_camera_rec *r = malloc(sizeof(*r));
@@ -305,6 +339,7 @@ static const cli_sub subs[] = {
          CLI_BIT(O_SUBSTREAM),
      0, 0, "no arguments (the name is --name NAME)", camera_add},
     {"list", CLI_BIT(O_HOME), 0, 0, "", camera_list},
+    {"rename", CLI_BIT(O_NAME) | CLI_BIT(O_HOME), 1, 1, "ID|NAME", camera_rename},
     {"remove", CLI_BIT(O_HOME), 1, 1, "ID|NAME", camera_remove},
     {"rotate-secret", CLI_BIT(O_HOME), 1, 1, "ID|NAME", camera_rotate},
     {0, 0, 0, 0, 0, 0},

@@ -69,7 +69,7 @@ typedef struct {
     /* May this request see (or publish) this camera? Returns an RTSP status:
      * 200 with *out filled; 401 with a WWW-Authenticate value appended to
      * challenge; 403; or 503 with a Retry-After value (seconds) appended to
-     * challenge when throttled. Must answer the same for a camera that does
+     * challenge when throttled (without one: unavailable, no Retry-After). Must answer the same for a camera that does
      * not exist as for one the client may not see. Loop thread; must not
      * block for long. Required. */
     int (*authorize)(void *ctx, const cv_rtsp_auth_req *req, cv_rtsp_access *out, cv_sbuf *challenge);

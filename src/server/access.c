@@ -119,8 +119,11 @@ int cv_access_check_token(cv_access *a, const char *tok, size_t len, const cv_id
             a->stats.tokens_refused++;
             a->stats.link_refused++;
             CV_INFO("partner stream token from %s refused: %s", address,
-                    lrc == -EACCES ? "kill switch on or access gone" : lrc == -ENOENT ? "link gone" : "store error");
-            return lrc == -EACCES ? 403 : 401;
+                    lrc == -ESHUTDOWN ? "kill switch on"
+                    : lrc == -EACCES  ? "access gone"
+                    : lrc == -ENOENT  ? "link gone"
+                                      : "store error");
+            return lrc == -ESHUTDOWN ? 503 : lrc == -EACCES ? 403 : 401;
         }
     }
     a->stats.tokens_ok++;
@@ -136,8 +139,11 @@ int cv_access_link_ok(cv_access *a, const cv_id *link, const cv_id *camera, uint
     cv_id user;
     uint32_t scopes = 0;
     int rc = cv_store_camera_get(a->store, camera, rec);
-    if (rc == 0)
+    if (rc == 0) {
         rc = cv_store_oauth_link_check(a->store, link, rec->model, &user, NULL);
+        if (rc == -EACCES)
+            rc = -ESHUTDOWN; /* the operator's kill switch, not the user's access */
+    }
     if (rc == 0) {
         rc = cv_store_access(a->store, &user, camera, cv_wall_us(), &scopes);
         if (rc == 0 && !(scopes & scope))
@@ -276,6 +282,8 @@ static int by_token(cv_access *a, const cv_rtsp_auth_req *req, const char *tok, 
         cv_sbuf_printf(chal, "%lld", (long long)retry);
         return 503;
     }
+    if (st == 503)
+        return 503; /* kill switch: no Retry-After value, so not read as throttling */
     if (st != 200)
         return st == 401 && !req->authorization ? challenge(a, chal, false) : st;
     token_access(&t, out);

@@ -41,18 +41,20 @@ cv_guard *cv_access_guard(cv_access *a);
  * database read; a partner's stream token (kind integration, minted by
  * fulfill/) also against the store (cv_access_link_ok). Returns 200 (with
  * *out filled), 401 (malformed, forged, expired or revoked, or the partner
- * link is gone: the caller must authenticate again) or 403 (valid, but for
- * another camera or scope, the partner's kill switch is on, or the linked
- * user may no longer see the camera). Failed tokens count against address
- * in the guard; 429 when the address is throttled (*retry_s set). */
+ * link is gone: the caller must authenticate again), 403 (valid, but for
+ * another camera or scope, or the linked user may no longer see the camera)
+ * or 503 (a partner's token while the operator's kill switch is on for the
+ * integration or the camera's model: unavailable for now, not refused).
+ * Failed tokens count against address in the guard; 429 when the address
+ * is throttled (*retry_s set). */
 int cv_access_check_token(cv_access *a, const char *tok, size_t len, const cv_id *camera, uint32_t scope,
                           const char *address, cv_token *out, int64_t *retry_s);
 bool cv_access_token_revoked(const cv_access *a, const uint8_t hash[32]);
 /* May a stream token of partner link still show camera? 0 when the link is
  * live, its user enabled and still allowed to see the camera (CV_SCOPE_LIVE
  * or the scope asked), and the integration's kill switch is off for the
- * camera's model; -ENOENT (link, user or camera gone), -EACCES (kill switch,
- * or the user lost access) or -EIO. Reads the store every time: this is
+ * camera's model; -ENOENT (link, user or camera gone), -ESHUTDOWN (kill
+ * switch on), -EACCES (the user lost access) or -EIO. Reads the store every time: this is
  * never cached, so an operator's disable is seen by the next check. */
 int cv_access_link_ok(cv_access *a, const cv_id *link, const cv_id *camera, uint32_t scope);
 

@@ -86,6 +86,7 @@ int cv_config_set(cv_config *c, const char *key, const char *v, char *err, size_
     }
     STR_KEY("tls_cert", c->tls_cert, "a PEM certificate chain file")
     STR_KEY("tls_key", c->tls_key, "a PEM private key file")
+    STR_KEY("web_root", c->web_root, "a directory path")
     if (strcmp(key, "public_url") == 0 && *v && strncmp(v, "http://", 7) != 0 && strncmp(v, "https://", 8) != 0) {
         snprintf(err, errcap, "public_url must start with http:// or https://");
         return -1;

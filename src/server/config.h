@@ -43,6 +43,9 @@ typedef struct {
     /* Lifetime of the stream URLs handed to linked partners (fulfill/),
      * seconds: default 300 (5 minutes). */
     int link_stream_ttl_s;
+    /* The web app's folder (index.html, and node_modules from npm ci);
+     * "" : the source tree's web/ this binary was built from. */
+    char web_root[512];
 } cv_config;
 
 void cv_config_defaults(cv_config *c);

@@ -22,11 +22,13 @@
 #include "hub/registry.h"
 #include "server/access.h"
 #include "server/metrics.h"
+#include "server/probe.h"
 #include "rtsp/puller.h"
 #include "rtsp/server.h"
 #include "store/store.h"
 #include "tls/tls.h"
 #include "watch/watch.h"
+#include "web/web.h"
 
 /* How often the store is polled for changes made by other processes (the
  * CLI): PRAGMA data_version is a cheap read. Revocation takes at most this
@@ -60,6 +62,8 @@ struct cv_server {
     cv_watch *watch;
     cv_oauth *oauth;     /* /oauth/: account linking */
     cv_fulfill *fulfill; /* /fulfill/: partners' stream requests */
+    cv_web *web;         /* /app/: the web app's files */
+    cv_probes *probes;   /* the API's test connections to pull cameras */
     uint8_t metrics_hash[32]; /* hash of the /metrics token */
     char rtsp_base[96];
     char http_base[300];
@@ -360,7 +364,7 @@ static void http_handle(void *ctx, cv_http_req *req)
     }
     if (cv_watch_handle(s->watch, req))
         return;
-    if (cv_oauth_handle(s->oauth, req) || cv_fulfill_handle(s->fulfill, req))
+    if (cv_oauth_handle(s->oauth, req) || cv_fulfill_handle(s->fulfill, req) || cv_web_handle(s->web, req))
         return;
     cv_api_handle(s->api, req);
 }
@@ -436,10 +440,13 @@ void cv_server_reload_tls(cv_server *s)
         CV_INFO("TLS certificate reloaded (SHA-256 %s)", cv_tls_ctx_fingerprint(s->tls));
 }
 
-/* Partner-facing links must be HTTPS (Google and Alexa fetch nothing else):
+/* The HTTP modules besides watch and the API: account linking (/oauth),
+ * partners' fulfillment (/fulfill) and the web app's files (/app).
+ *
+ * Partner-facing links must be HTTPS (Google and Alexa fetch nothing else):
  * public_url when set, else the HTTPS port under "localhost", the name the
  * self-signed certificate carries. RTSPS the same way. */
-static int start_partners(cv_server *s)
+static int start_handlers(cv_server *s)
 {
     char base[300], host[256] = "localhost", rtsps[300] = "";
     int https = cv_server_https_port(s), rtsps_port = cv_server_rtsps_port(s);
@@ -478,18 +485,45 @@ static int start_partners(cv_server *s)
         .on_change_ctx = s,
     };
     s->fulfill = cv_fulfill_new(&fc);
-    if (!s->oauth || !s->fulfill)
+    s->web = cv_web_new(s->cfg.web_root[0] ? s->cfg.web_root : NULL);
+    if (!s->oauth || !s->fulfill || !s->web)
         return -ENOMEM;
     CV_INFO("partner links: %s (rtsps %s)", base, rtsps[0] ? rtsps : "off");
     return 0;
 }
 
-static void stop_partners(cv_server *s)
+static void stop_handlers(cv_server *s)
 {
+    cv_web_free(s->web);
+    s->web = NULL;
     cv_fulfill_free(s->fulfill);
     s->fulfill = NULL;
     cv_oauth_free(s->oauth);
     s->oauth = NULL;
+}
+
+/* The API's view of the registry: is the camera's source attached, and
+ * when did its last frame arrive (as cv__watch_offline reports it). */
+static bool api_camera_status(void *ctx, const cv_id *camera, int64_t *last_frame_wall_us)
+{
+    cv_server *s = ctx;
+    *last_frame_wall_us = 0;
+    cv_stream *st = cv_registry_find(s->reg, camera);
+    if (!st)
+        return false;
+    cv_stream_stats stats;
+    cv_stream_get_stats(st, &stats);
+    bool online = cv_stream_online(st);
+    *last_frame_wall_us = stats.last_frame_wall_us;
+    cv_stream_unref(st);
+    return online;
+}
+
+static int api_probe_pull(void *ctx, const char *url, int transport,
+                          void (*done)(void *arg, const cv_api_probe_result *r), void *arg)
+{
+    cv_server *s = ctx;
+    return cv_probes_start(s->probes, url, transport, 0, done, arg);
 }
 
 static int start_http(cv_server *s)
@@ -557,11 +591,18 @@ static int start_http(cv_server *s)
         .http_base = s->http_base,
         .on_change = api_changed,
         .on_change_ctx = s,
+        .camera_status = api_camera_status,
+        .camera_status_ctx = s,
+        .probe_pull = api_probe_pull,
+        .probe_pull_ctx = s,
     };
+    s->probes = cv_probes_new(s->loop, &s->cfg.limits);
+    if (!s->probes)
+        return -ENOMEM;
     s->api = cv_api_new(s->loop, &ac);
     if (!s->api)
         return -ENOMEM;
-    return start_partners(s);
+    return start_handlers(s);
 }
 
 /* FFmpeg's messages (a decoder complaining about a corrupt picture from a
@@ -660,9 +701,10 @@ err_rtsp:
     if (s->http)
         cv_http_server_stop(s->http, NULL, NULL);
     cv_rtsp_server_stop(s->rtsp, NULL, NULL);
+    cv_probes_free(s->probes);
     uv_run(loop, UV_RUN_NOWAIT);
     cv_watch_free(s->watch);
-    stop_partners(s);
+    stop_handlers(s);
     cv_api_free(s->api);
     cv_tls_ctx_free(s->tls);
     s->tls = NULL;
@@ -687,7 +729,7 @@ int cv_server_rtsps_port(const cv_server *s) { return cv_rtsp_server_tls_port(s-
 static void rtsp_stopped(void *ctx)
 {
     cv_server *s = ctx;
-    stop_partners(s);
+    stop_handlers(s);
     cv_api_free(s->api);
     cv_registry_free(s->reg);
     cv_tls_ctx_free(s->tls);
@@ -730,6 +772,9 @@ void cv_server_stop(cv_server *s, void (*done)(void *), void *ctx)
 {
     s->done = done;
     s->done_ctx = ctx;
+    /* Test connections answer now (503), while the API and HTTP still run. */
+    cv_probes_free(s->probes);
+    s->probes = NULL;
     for (size_t i = 0; i < s->ncams; i++) {
         if (s->cams[i].puller)
             cv_puller_stop(s->cams[i].puller);

@@ -24,6 +24,28 @@ static const char SQL_AUDIT_LIST[] =
     "SELECT seq, ts_us, event, principal, camera, address, protocol, detail FROM audit"
     " WHERE seq > ?1 AND (?2 IS NULL OR camera = ?2) ORDER BY seq LIMIT ?3";
 
+/* A principal names the user login when it is "user:<login>" or starts
+ * "user:<login> via " (their token, their partner's stream). Logins compare
+ * ignoring ASCII case, as they are unique that way; substr, not LIKE, since
+ * '_' may appear in a login. */
+#define PRINCIPAL_IS(login)                                                                      \
+    "(a.principal = 'user:' || " login " COLLATE NOCASE"                                          \
+    " OR substr(a.principal, 1, length(" login ") + 10) = 'user:' || " login " || ' via ' COLLATE NOCASE)"
+
+/* ?2 camera (hex), ?3 home (id), ?4 person (login); each NULL: no filter.
+ * A home's events: those on its cameras (removed ones too), and those on no
+ * camera whose principal is one of its current members (logins, failed
+ * logins, their own account changes). */
+static const char SQL_AUDIT_QUERY[] =
+    "SELECT seq, ts_us, event, principal, camera, address, protocol, detail FROM audit AS a"
+    " WHERE a.seq > ?1 AND (?2 IS NULL OR a.camera = ?2)"
+    " AND (?3 IS NULL"
+    "  OR a.camera IN (SELECT lower(hex(c.id)) FROM cameras AS c WHERE c.home = ?3)"
+    "  OR (a.camera = '' AND EXISTS (SELECT 1 FROM members AS m JOIN users AS u ON u.id = m.user"
+    "   WHERE m.home = ?3 AND " PRINCIPAL_IS("u.login") ")))"
+    " AND (?4 IS NULL OR " PRINCIPAL_IS("?4") ")"
+    " ORDER BY a.seq LIMIT ?5";
+
 /* Copies in into out[cap] truncated at a character boundary. Events record
  * what clients sent (a login tried, an address), so anything that is not
  * printable UTF-8 becomes '?' rather than refusing the event: an audit
@@ -98,6 +120,28 @@ int cv_store_audit_list(cv_store *s, int64_t after_seq, const cv_id *camera, siz
     void *arr;
     int res = cv__store_list(s, cv__store_prep(s, SQL_AUDIT_LIST, "IsI", after_seq, camera ? hex : NULL, lim),
                              audit_row, sizeof(**out), limit, &arr, n, "list audit");
+    *out = arr;
+    return res;
+}
+
+int cv_store_audit_query(cv_store *s, const cv_audit_filter *f, size_t limit, cv_audit_rec **out, size_t *n)
+{
+    if (!s || !f || !out || !n)
+        return -EINVAL;
+    *out = NULL;
+    *n = 0;
+    char hex[CV_ID_HEX_LEN + 1];
+    if (f->camera)
+        cv_id_to_hex(f->camera, hex);
+    /* A string that cannot be a principal's login matches nothing. */
+    if (f->person && (!f->person[0] || strlen(f->person) > 80))
+        return 0;
+    int64_t lim = limit > (size_t)INT64_MAX ? INT64_MAX : (int64_t)limit;
+    void *arr;
+    int res = cv__store_list(s,
+                             cv__store_prep(s, SQL_AUDIT_QUERY, "IsisI", f->after_seq, f->camera ? hex : NULL,
+                                            f->home, f->person, lim),
+                             audit_row, sizeof(**out), limit, &arr, n, "query audit");
     *out = arr;
     return res;
 }

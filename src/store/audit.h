@@ -33,4 +33,18 @@ int cv_store_audit(cv_store *s, const char *event, const char *principal, const 
 int cv_store_audit_list(cv_store *s, int64_t after_seq, const cv_id *camera, size_t limit, cv_audit_rec **out,
                         size_t *n);
 
+typedef struct {
+    int64_t after_seq;  /* events with seq > after_seq */
+    const cv_id *camera; /* NULL: any; else events on that camera */
+    const cv_id *home;   /* NULL: any; else events on the home's cameras (removed ones
+                          * included) and events on no camera whose principal is one of
+                          * its members ("user:<login>" or "user:<login> via ...") */
+    const char *person;  /* NULL: any; else a login: events whose principal is
+                          * "user:<login>" or "user:<login> via ..." (ASCII case ignored) */
+} cv_audit_filter;
+
+/* Events matching every filter set in f, oldest first, at most limit.
+ * *out malloc'ed (NULL when *n is 0). Returns 0, -EINVAL or -EIO. */
+int cv_store_audit_query(cv_store *s, const cv_audit_filter *f, size_t limit, cv_audit_rec **out, size_t *n);
+
 #endif

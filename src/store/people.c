@@ -466,6 +466,9 @@ int cv_store_member_role(cv_store *s, const cv_id *home, const cv_id *user, cv_r
 #define GRANT_COLS                                                                      \
     "g.id, g.camera, g.user, u.login, g.scopes, g.expires_us, g.created_us"            \
     " FROM grants AS g JOIN users AS u ON u.id = g.user"
+#define GRANT_COLS_CAM                                                                  \
+    "g.id, g.camera, g.user, u.login, g.scopes, g.expires_us, g.created_us, c.name"    \
+    " FROM grants AS g JOIN users AS u ON u.id = g.user"
 
 static const char SQL_GRANT_ADD[] =
     "INSERT INTO grants (id, camera, user, scopes, expires_us, created_us) SELECT ?1, ?2, ?3, ?4, ?5, ?6"
@@ -532,6 +535,36 @@ int cv_store_grant_list(cv_store *s, const cv_id *camera, const cv_id *user, cv_
     void *arr;
     int res = cv__store_list(s, cv__store_prep(s, SQL_GRANT_LIST, "ii", camera, user), grant_row, sizeof(**out),
                              SIZE_MAX, &arr, n, "list grants");
+    *out = arr;
+    return res;
+}
+
+/* Grant columns, then the camera's name. */
+static const char SQL_GRANT_HOME[] =
+    "SELECT " GRANT_COLS_CAM " JOIN cameras AS c ON c.id = g.camera"
+    " WHERE c.home = ?1 AND c.removed_us IS NULL AND g.removed_us IS NULL AND g.expires_us > ?2"
+    " ORDER BY g.created_us DESC, g.rowid DESC";
+
+static int home_grant_row(cv_store *s, sqlite3_stmt *st, void *p)
+{
+    cv_home_grant_rec *out = p;
+    int res = grant_row(s, st, &out->grant);
+    if (res == 0 && (cv__col_text(st, 7, out->camera_name, sizeof(out->camera_name)) < 0 || !out->camera_name[0])) {
+        CV_ERROR("%p: malformed grant row", (void *)s);
+        res = -EIO;
+    }
+    if (res < 0)
+        memset(out, 0, sizeof(*out));
+    return res;
+}
+
+int cv_store_home_grants(cv_store *s, const cv_id *home, int64_t now_us, cv_home_grant_rec **out, size_t *n)
+{
+    if (!s || !home || !out || !n)
+        return -EINVAL;
+    void *arr;
+    int res = cv__store_list(s, cv__store_prep(s, SQL_GRANT_HOME, "iI", home, now_us), home_grant_row,
+                             sizeof(**out), SIZE_MAX, &arr, n, "list home grants");
     *out = arr;
     return res;
 }

@@ -132,6 +132,15 @@ int cv_store_grant_add(cv_store *s, const cv_grant_rec *in, cv_id *out);
 int cv_store_grant_get(cv_store *s, const cv_id *id, cv_grant_rec *out);
 /* camera and/or user may be NULL (no filter). Expired grants are included. */
 int cv_store_grant_list(cv_store *s, const cv_id *camera, const cv_id *user, cv_grant_rec **out, size_t *n);
+/* A grant with its camera's name (cv_store_home_grants). */
+typedef struct {
+    cv_grant_rec grant;
+    char camera_name[128];
+} cv_home_grant_rec;
+
+/* The unexpired grants (now_us < expires_us) on the live cameras of home,
+ * newest first. *out malloc'ed (free() it; NULL when *n is 0). */
+int cv_store_home_grants(cv_store *s, const cv_id *home, int64_t now_us, cv_home_grant_rec **out, size_t *n);
 /* Deletes the grant and revokes the guest's tokens for that camera. */
 int cv_store_grant_remove(cv_store *s, const cv_id *id);
 

@@ -966,6 +966,8 @@ static const char SQL_CAM_LIST[] =
     " ORDER BY created_us, rowid";
 static const char SQL_CAM_SET_INGEST[] =
     "UPDATE cameras SET ingest_secret = ?2 WHERE id = ?1 AND removed_us IS NULL AND source = 1";
+static const char SQL_CAM_RENAME[] =
+    "UPDATE cameras SET name = ?2 WHERE id = ?1 AND removed_us IS NULL";
 static const char SQL_CAM_SET_PULL[] =
     "UPDATE cameras SET pull_url = ?2, pull_secret = ?3, sub_pull_secret = ?4"
     " WHERE id = ?1 AND removed_us IS NULL AND source = 2";
@@ -1134,6 +1136,15 @@ int cv_store_camera_set_pull(cv_store *s, const cv_id *id, const char *pull_url,
     /* Nothing changed: no such live camera, or a push camera. */
     res = cv_store_camera_get(s, id, NULL);
     return res == 0 ? -EINVAL : res;
+}
+
+int cv_store_camera_rename(cv_store *s, const cv_id *id, const char *name)
+{
+    size_t len;
+    if (!s || !id || cv__str_len(name, 1, NAME_MAX_LEN, &len) < 0 || !cv__text_valid(name, len))
+        return -EINVAL;
+    /* The partial unique index (home, name) refuses a name taken in the home. */
+    return cv__store_changed(cv__store_exec(s, cv__store_prep(s, SQL_CAM_RENAME, "is", id, name), "rename camera"));
 }
 
 int cv_store_camera_remove(cv_store *s, const cv_id *id)

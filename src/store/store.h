@@ -81,6 +81,10 @@ int cv_store_camera_set_ingest(cv_store *s, const cv_id *id, const char *sealed)
  * -ENOENT, -EINVAL (bad field, or a push camera) or -EIO. */
 int cv_store_camera_set_pull(cv_store *s, const cv_id *id, const char *pull_url, const char *pull_secret,
                              const char *sub_pull_secret);
+/* Renames a live camera (name as in cv_store_camera_add; renaming to its
+ * current name is a no-op). Returns 0, -EINVAL, -ENOENT, -EEXIST (another
+ * camera of its home has that name) or -EIO. */
+int cv_store_camera_rename(cv_store *s, const cv_id *id, const char *name);
 /* Removes a camera; its id stays reserved forever and its sealed secrets are
  * erased. Every token and grant for it is revoked/removed in the same
  * transaction. Returns 0, -ENOENT or -EIO. */

@@ -335,6 +335,9 @@ static bool authorize(cv_watch *w, cv__wreq *r, cv_http_req *req)
         cv__watch_json_error(req, 429, "too many failed attempts", hdr);
     } else if (st == 403) {
         cv__watch_json_error(req, 403, "forbidden", NULL);
+    } else if (st == 503) {
+        static const char body[] = "{\"error\":\"stream unavailable\",\"reason\":\"switched off by the operator\"}";
+        cv_http_respond(req, 503, "application/json", body, sizeof(body) - 1, CV_WATCH_NO_STORE "Retry-After: 30\r\n");
     } else {
         cv__watch_json_error(req, 401, "invalid, expired or revoked token",
                              "WWW-Authenticate: Bearer realm=\"camvault\", error=\"invalid_token\"\r\n");

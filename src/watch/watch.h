@@ -41,7 +41,8 @@ typedef struct {
     uv_loop_t *loop;
     cv_registry *reg; /* borrowed */
     /* Checks a token for camera and scope (CV_SCOPE_*): returns 200 with *out
-     * filled, 401, 403, or 429 with *retry_s. Required. */
+     * filled, 401, 403, 429 with *retry_s, or 503 (switched off by the
+     * operator: answered 503 with Retry-After: 30). Required. */
     int (*check_token)(void *ctx, const char *tok, size_t len, const cv_id *camera, uint32_t scope,
                        const char *peer, cv_rtsp_access *out, int64_t *retry_s);
     /* Is an access granted earlier still valid? Required. */

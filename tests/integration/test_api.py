@@ -547,3 +547,214 @@ def test_integrations_kill_switch_and_links_routes(api):
     assert r.status == 404, r
     r = alice("DELETE", "me/links/not-an-id")
     assert r.status == 404, r
+
+
+# ------------------------------------------------------------ for the web app
+
+def test_camera_status_role_and_shared(api, procs):
+    """GET /cameras and /cameras/{id} carry online, last_seen, the caller's
+    role and, for the home's owners and members, how many live guest grants
+    the camera has."""
+    alice, mallory, root = api.session("alice"), api.session("mallory"), api.session("root")
+    home, cam = home_with_camera(alice)
+    c = alice("GET", f"cameras/{cam['id']}").json
+    assert (c["online"], c["last_seen"], c["shared"], c["role"]) == (False, None, 0, "owner"), c
+    assert cam["online"] is False and cam["role"] == "owner"
+    push_camera(procs, make_clip("h264_only"), cam["ingest_url"])
+    wait_live(api.srv, cam["id"])
+    wait_for(lambda: alice("GET", f"cameras/{cam['id']}").json["last_seen"], 10, "a frame from the camera")
+    c = alice("GET", f"cameras/{cam['id']}").json
+    assert c["online"] is True, c
+    assert isinstance(c["last_seen"], int) and abs(c["last_seen"] - time.time()) < 30, c
+    assert alice("PUT", f"homes/{home['id']}/members/mallory", {"role": "viewer"}).status == 200
+    carol_pw = root("POST", "users", {"login": "carol"}).json["password"]
+    assert alice("POST", f"cameras/{cam['id']}/grants",
+                 {"login": "carol", "scopes": ["live"], "expires_in": 600}).status == 201
+    carol = api.session("carol", carol_pw)
+    seen = {who: s("GET", "cameras").json["cameras"][0] for who, s in
+            (("alice", alice), ("mallory", mallory), ("carol", carol), ("root", root))}
+    assert {w: (v["role"], v["shared"]) for w, v in seen.items()} == {
+        "alice": ("owner", 1), "mallory": ("viewer", 0), "carol": ("guest", 0), "root": ("admin", 1)}
+    assert all(v["online"] for v in seen.values())
+
+
+def test_camera_rename(api):
+    alice, mallory = api.session("alice"), api.session("mallory")
+    home, cam = home_with_camera(alice)
+    other = alice("POST", f"homes/{home['id']}/cameras", {"name": "garden"}).json
+    r = alice("PATCH", f"cameras/{cam['id']}", {"name": "front door"})
+    assert r.status == 200 and r.json["name"] == "front door" and r.json["id"] == cam["id"], r
+    assert "ingest_url" not in r.json and r.json["role"] == "owner"
+    assert alice("GET", f"cameras/{cam['id']}").json["name"] == "front door"
+    assert alice("PATCH", f"cameras/{cam['id']}", {"name": "garden"}).status == 409
+    assert alice("PATCH", f"cameras/{cam['id']}", {"name": ""}).status == 400
+    assert alice("PATCH", f"cameras/{cam['id']}", {"name": "a\u0007b"}).status == 400
+    assert alice("PATCH", f"cameras/{cam['id']}", {"name": "x" * 128}).status == 400
+    assert alice("PATCH", f"cameras/{cam['id']}", {}).status == 400
+    # Not a member, a viewer, a random id: 403 alike.
+    assert mallory("PATCH", f"cameras/{cam['id']}", {"name": "mine"}).status == 403
+    assert mallory("PATCH", f"cameras/{RANDOM_ID}", {"name": "mine"}).status == 403
+    assert alice("PUT", f"homes/{home['id']}/members/mallory", {"role": "viewer"}).status == 200
+    assert mallory("PATCH", f"cameras/{cam['id']}", {"name": "mine"}).status == 403
+    # A member may.
+    assert alice("PUT", f"homes/{home['id']}/members/mallory", {"role": "member"}).status == 200
+    r = mallory("PATCH", f"cameras/{other['id']}", {"name": "back garden"})
+    assert r.status == 200 and r.json["role"] == "member", r
+    ev = [e for e in alice("GET", f"audit?camera={cam['id']}").json["events"] if e["event"] == "camera.rename"]
+    assert len(ev) == 1 and ev[0]["principal"] == "user:alice", ev
+    assert ev[0]["detail"] == "camera porch renamed to front door", ev
+
+
+def test_home_grants(api):
+    alice, mallory, root = api.session("alice"), api.session("mallory"), api.session("root")
+    home, cam = home_with_camera(alice)
+    cam2 = alice("POST", f"homes/{home['id']}/cameras", {"name": "garden"}).json
+    root("POST", "users", {"login": "carol"})
+    root("POST", "users", {"login": "dave"})
+    g1 = alice("POST", f"cameras/{cam['id']}/grants", {"login": "carol", "scopes": ["live"], "expires_in": 600})
+    g2 = alice("POST", f"cameras/{cam2['id']}/grants",
+               {"login": "dave", "scopes": ["live", "snapshot"], "expires_in": 900})
+    short = alice("POST", f"cameras/{cam2['id']}/grants", {"login": "carol", "scopes": ["live"], "expires_in": 1})
+    assert g1.status == g2.status == short.status == 201
+    # Another home's grants stay out.
+    _, elsewhere = home_with_camera(alice, name="cabin", camera="shed")
+    assert alice("POST", f"cameras/{elsewhere['id']}/grants",
+                 {"login": "dave", "scopes": ["live"], "expires_in": 600}).status == 201
+    time.sleep(1.5)
+    r = alice("GET", f"homes/{home['id']}/grants")
+    assert r.status == 200, r
+    grants = r.json["grants"]
+    assert [g["id"] for g in grants] == [g2.json["id"], g1.json["id"]], grants  # newest first, live only
+    assert grants[0]["camera"] == {"id": cam2["id"], "name": "garden"}
+    assert grants[1]["camera"] == {"id": cam["id"], "name": "porch"}
+    assert grants[0]["login"] == "dave" and grants[0]["scopes"] == ["live", "snapshot"]
+    assert set(grants[0]) >= {"id", "user", "login", "scopes", "expires", "expired", "created", "camera"}
+    assert root("GET", f"homes/{home['id']}/grants").status == 200
+    assert mallory("GET", f"homes/{home['id']}/grants").status == 403
+    assert mallory("GET", f"homes/{RANDOM_ID}/grants").status == 403
+    assert alice("PUT", f"homes/{home['id']}/members/mallory", {"role": "viewer"}).status == 200
+    assert mallory("GET", f"homes/{home['id']}/grants").status == 403
+    assert alice("PUT", f"homes/{home['id']}/members/mallory", {"role": "member"}).status == 200
+    assert len(mallory("GET", f"homes/{home['id']}/grants").json["grants"]) == 2
+
+
+def test_audit_filters_home_and_person(api):
+    alice, mallory, root = api.session("alice"), api.session("mallory"), api.session("root")
+    home, cam = home_with_camera(alice)
+    _, other_cam = home_with_camera(mallory, name="flat", camera="hall")
+    assert alice("PUT", f"homes/{home['id']}/members/mallory", {"role": "viewer"}).status == 200
+    assert api.login("mallory", "wrong-password").status == 401
+    assert api.login("root", "wrong-password").status == 401
+    r = alice("GET", f"audit?home={home['id']}&limit=1000")
+    assert r.status == 200, r
+    evs = r.json["events"]
+    kinds = [(e["event"], e["principal"]) for e in evs]
+    assert ("camera.add", "user:alice") in kinds and ("login.fail", "user:mallory") in kinds, kinds
+    assert ("login.fail", "user:root") not in kinds  # not a member
+    assert all(e["camera"] in (None, cam["id"]) for e in evs), evs  # not mallory's own home's camera
+    assert other_cam["id"] not in r.raw.decode()
+    # person= narrows to that user's events, "user:<login> via ..." included.
+    r = alice("GET", f"audit?home={home['id']}&person=mallory&limit=1000")
+    assert r.status == 200 and r.json["events"], r
+    assert all(e["principal"] == "user:mallory" or e["principal"].startswith("user:mallory via ")
+               for e in r.json["events"]), r
+    # Combined with camera=.
+    r = alice("GET", f"audit?camera={cam['id']}&person=alice")
+    assert [e["event"] for e in r.json["events"]] == ["camera.add"], r
+    assert alice("GET", f"audit?camera={cam['id']}&person=mallory").json["events"] == []
+    # Paging keeps working.
+    first = alice("GET", f"audit?home={home['id']}&limit=1").json
+    assert len(first["events"]) == 1 and first["next"] == first["events"][0]["seq"]
+    rest = alice("GET", f"audit?home={home['id']}&after={first['next']}&limit=1000").json["events"]
+    assert [e["seq"] for e in rest] == [e["seq"] for e in evs[1:]]
+    # Who may: owners of the home (viewers, strangers, random ids: 403); person alone: admins.
+    assert mallory("GET", f"audit?home={home['id']}").status == 403
+    assert alice("GET", f"audit?home={RANDOM_ID}").status == 403
+    assert alice("GET", "audit?person=alice").status == 403
+    assert alice("GET", f"audit?home={home['id']}&person=").status == 400
+    r = root("GET", "audit?person=mallory&limit=1000")
+    assert r.status == 200 and {e["principal"] for e in r.json["events"]} == {"user:mallory"}, r
+
+
+def test_camera_test_before_adding(api, procs):
+    """POST /homes/{id}/cameras/test connects once and says what it found, or
+    why not, in a sentence; never with the password in the log."""
+    import socket
+    from conftest import RTSP_CAMERA, free_port
+    alice, mallory = api.session("alice"), api.session("mallory")
+    home, _ = home_with_camera(alice)
+    path = f"homes/{home['id']}/cameras/test"
+    port = free_port()
+    cam = procs([str(RTSP_CAMERA), "--port", str(port), "--auth", "digest", "--user", "admin",
+                 "--pass", "s3cret-Pw", "--audio", "aac"])
+    m = wait_for(lambda: re.search(r"listening on (rtsp://\S+)", cam.text()), 20, "the RTSP camera to listen")
+    url = m.group(1)
+    good = url.replace("rtsp://", "rtsp://admin:s3cret-Pw@")
+    r = alice("POST", path, {"pull_url": good, "transport": "tcp"})
+    assert r.status == 200, r
+    assert r.json == {"ok": True, "video": {"codec": "H264", "width": 640, "height": 360},
+                      "audio": {"codec": "AAC"}}, r
+    r = alice("POST", path, {"pull_url": url.replace("rtsp://", "rtsp://admin:Wr0ng-Pw@")})
+    assert r.status == 200 and r.json == {"ok": False, "error": "authentication failed (401)"}, r
+    r = alice("POST", path, {"pull_url": f"rtsp://127.0.0.1:{free_port()}/x"})
+    assert r.status == 200 and r.json == {"ok": False, "error": "connection refused"}, r
+    with socket.socket() as silent:
+        silent.bind(("127.0.0.1", 0))
+        silent.listen(4)
+        t0 = time.monotonic()
+        r = alice("POST", path, {"pull_url": f"rtsp://u:p@127.0.0.1:{silent.getsockname()[1]}/x"})
+        took = time.monotonic() - t0
+    assert r.status == 200 and r.json == {"ok": False, "error": "timed out"}, r
+    assert took < 10.5 * SLOW, took
+    # Bad input, who may.
+    assert alice("POST", path, {"pull_url": "http://example.com/x"}).status == 400
+    assert alice("POST", path, {"pull_url": good, "transport": "carrier-pigeon"}).status == 400
+    assert alice("POST", path, {}).status == 400
+    assert mallory("POST", path, {"pull_url": good}).status == 403
+    assert mallory("POST", f"homes/{RANDOM_ID}/cameras/test", {"pull_url": good}).status == 403
+    assert alice("PUT", f"homes/{home['id']}/members/mallory", {"role": "viewer"}).status == 200
+    assert mallory("POST", path, {"pull_url": good}).status == 403
+    # Nothing was added; no password reached the log.
+    assert [c["name"] for c in alice("GET", "cameras").json["cameras"]] == ["porch"]
+    log = api.srv.log()
+    assert "s3cret-Pw" not in log and "Wr0ng-Pw" not in log and "u:p@" not in log
+
+
+def test_camera_test_when_the_server_stops_first(api):
+    """A test still connecting when the server stops is answered (503) or its
+    connection closes; the server exits cleanly either way."""
+    import socket
+    import threading
+    alice = api.session("alice")
+    home, _ = home_with_camera(alice)
+    out = {}
+    with socket.socket() as silent:
+        silent.bind(("127.0.0.1", 0))
+        silent.listen(4)
+
+        def probe():
+            try:
+                out["r"] = alice("POST", f"homes/{home['id']}/cameras/test",
+                                 {"pull_url": f"rtsp://127.0.0.1:{silent.getsockname()[1]}/x"})
+            except (OSError, http.client.HTTPException) as e:
+                out["e"] = e
+
+        t = threading.Thread(target=probe)
+        t.start()
+        wait_for(lambda: api.srv.find(r"connecting to rtsp://127\.0\.0\.1"), 10 * SLOW, "the test to connect")
+        api.srv.stop()  # asserts a clean exit with no sanitizer report
+        t.join(30 * SLOW)
+    assert not t.is_alive()
+    assert "e" in out or out["r"].status == 503, out
+
+
+def test_me_returns_csrf_to_cookie_sessions_only(api):
+    """A reloaded page recovers its CSRF value from GET /me (cookie sessions
+    only; a bearer caller needs none), and it is the one login gave."""
+    s = api.session("alice")
+    r = api.request("GET", "me", headers=s.cookie(csrf=False))
+    assert r.status == 200 and r.json["csrf"] == s.csrf, r
+    r = s("GET", "me")
+    assert r.status == 200 and "csrf" not in r.json, r
+    r = api.request("GET", "me", headers={"Cookie": "cv_session=bogus"})
+    assert r.status == 401, r

@@ -691,7 +691,7 @@ def test_kill_switch_ends_every_stream_within_a_second(w):
         check_oauth_error(p.refresh(ln.tokens["refresh_token"]), "unauthorized_client")
         for k, rd in readers.items():
             if k == "mp4":
-                assert request("GET", rd.url).status in (401, 403), "the old URL is refused"
+                assert request("GET", rd.url).status == 503, "the old URL is switched off"
     finally:
         cli(w, "integration", "enable", "display")
     # enabled again: fresh URLs play; the refresh token was not burnt
@@ -777,3 +777,24 @@ def test_removing_the_users_access_ends_the_partners_streams(w):
     r = p.google(access, google_sync())
     assert r.status == 401 or check_sync(r, []), r
     assert request("GET", readers["mp4"].url).status in (401, 403, 404)
+
+
+def test_kill_switch_answers_503_with_a_reason_on_media_paths(w):
+    """While the operator has switched a partner off, its stream URLs answer
+    503 with a reason and Retry-After rather than 403: the URL is fine, the
+    service is off for now. Switched on again, the same URL works."""
+    ln = link(w)
+    p, access = ln.p, ln.tokens["access_token"]
+    url = execute_url(w, p, access, w.back, "progressive_mp4")
+    snapshot = url.replace("live.mp4", "snapshot.jpg")
+    cli(w, "integration", "disable", "display")
+    try:
+        for u in (url, snapshot):
+            r = request("GET", u)
+            assert r.status == 503, r
+            assert r.json == {"error": "stream unavailable", "reason": "switched off by the operator"}, r
+            assert r.header("retry-after") == "30", r.headers
+    finally:
+        cli(w, "integration", "enable", "display")
+    r = request("GET", snapshot)
+    assert r.status == 200 and r.raw[:2] == b"\xff\xd8", r

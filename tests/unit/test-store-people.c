@@ -18,6 +18,7 @@
 
 #include "base/id.h"
 #include "base/util.h"
+#include "store/audit.h"
 #include "store/people.h"
 #include "store/secrets.h"
 #include "store/store.h"
@@ -959,6 +960,177 @@ static void test_people_tombstoned_ids_not_reused(void **state)
 }
 
 /* Another connection sees each change through data_version. */
+/* ------------------------------------------------- rename, home grants, audit */
+
+static void test_people_camera_rename(void **state)
+{
+    fixture *f = *state;
+    cv_id home = add_home(f->s, "home"), other = add_home(f->s, "other");
+    cv_id cam = add_cam(f->s, &home, "porch");
+    (void)add_cam(f->s, &home, "garden");
+    (void)add_cam(f->s, &other, "yard");
+    cv_camera_rec r;
+    assert_int_equal(cv_store_camera_rename(f->s, &cam, "front door"), 0);
+    assert_int_equal(cv_store_camera_get(f->s, &cam, &r), 0);
+    assert_string_equal(r.name, "front door");
+    /* The same name again is fine; another camera's in the home is not; a
+     * name used in another home is. */
+    assert_int_equal(cv_store_camera_rename(f->s, &cam, "front door"), 0);
+    assert_int_equal(cv_store_camera_rename(f->s, &cam, "garden"), -EEXIST);
+    assert_int_equal(cv_store_camera_rename(f->s, &cam, "yard"), 0);
+    /* The old name is free again. */
+    (void)add_cam(f->s, &home, "porch");
+    /* Bad names and unknown or removed cameras. */
+    assert_int_equal(cv_store_camera_rename(f->s, &cam, ""), -EINVAL);
+    assert_int_equal(cv_store_camera_rename(f->s, &cam, "tab\there"), -EINVAL);
+    char long_name[200];
+    memset(long_name, 'x', sizeof(long_name) - 1);
+    long_name[sizeof(long_name) - 1] = 0;
+    assert_int_equal(cv_store_camera_rename(f->s, &cam, long_name), -EINVAL);
+    assert_int_equal(cv_store_camera_rename(f->s, &cam, NULL), -EINVAL);
+    cv_id unknown;
+    cv_id_random(&unknown);
+    assert_int_equal(cv_store_camera_rename(f->s, &unknown, "x"), -ENOENT);
+    assert_int_equal(cv_store_camera_remove(f->s, &cam), 0);
+    assert_int_equal(cv_store_camera_rename(f->s, &cam, "z"), -ENOENT);
+}
+
+static void test_people_home_grants(void **state)
+{
+    fixture *f = *state;
+    cv_id home = add_home(f->s, "home"), other = add_home(f->s, "other");
+    cv_id cam1 = add_cam(f->s, &home, "one"), cam2 = add_cam(f->s, &home, "two");
+    cv_id cam3 = add_cam(f->s, &other, "three");
+    cv_id guest = add_user(f->s, "guest"), g2user = add_user(f->s, "friend");
+    int64_t now = cv_wall_us();
+    cv_id g1 = add_grant(f->s, &cam1, &guest, CV_SCOPE_LIVE, now + HOUR_US);
+    usleep(2000);
+    cv_id g2 = add_grant(f->s, &cam2, &g2user, CV_SCOPE_ALL, now + 2 * HOUR_US);
+    usleep(2000);
+    cv_id g3 = add_grant(f->s, &cam1, &g2user, CV_SCOPE_SNAPSHOT, now + 3 * HOUR_US);
+    (void)add_grant(f->s, &cam3, &guest, CV_SCOPE_LIVE, now + HOUR_US);
+
+    cv_home_grant_rec *list = NULL;
+    size_t n = 0;
+    assert_int_equal(cv_store_home_grants(f->s, &home, cv_wall_us(), &list, &n), 0);
+    assert_int_equal(n, 3); /* newest first, only this home's cameras */
+    assert_true(cv_id_eq(&list[0].grant.id, &g3));
+    assert_true(cv_id_eq(&list[1].grant.id, &g2));
+    assert_true(cv_id_eq(&list[2].grant.id, &g1));
+    assert_string_equal(list[0].camera_name, "one");
+    assert_string_equal(list[1].camera_name, "two");
+    assert_string_equal(list[1].grant.login, "friend");
+    assert_int_equal(list[1].grant.scopes, CV_SCOPE_ALL);
+    free(list);
+    /* Expired at the time asked, removed grants and removed cameras drop out. */
+    assert_int_equal(cv_store_home_grants(f->s, &home, now + HOUR_US, &list, &n), 0);
+    assert_int_equal(n, 2);
+    free(list);
+    assert_int_equal(cv_store_grant_remove(f->s, &g3), 0);
+    assert_int_equal(cv_store_camera_remove(f->s, &cam2), 0);
+    assert_int_equal(cv_store_home_grants(f->s, &home, cv_wall_us(), &list, &n), 0);
+    assert_int_equal(n, 1);
+    assert_true(cv_id_eq(&list[0].grant.id, &g1));
+    free(list);
+    cv_id unknown;
+    cv_id_random(&unknown);
+    assert_int_equal(cv_store_home_grants(f->s, &unknown, cv_wall_us(), &list, &n), 0);
+    assert_int_equal(n, 0);
+    assert_null(list);
+    assert_int_equal(cv_store_home_grants(f->s, NULL, 0, &list, &n), -EINVAL);
+}
+
+static size_t audit_count(cv_store *s, const cv_audit_filter *flt, size_t limit, cv_audit_rec **out)
+{
+    size_t n = 99;
+    assert_int_equal(cv_store_audit_query(s, flt, limit, out, &n), 0);
+    return n;
+}
+
+static void test_people_audit_query(void **state)
+{
+    fixture *f = *state;
+    cv_id home = add_home(f->s, "home"), other = add_home(f->s, "other");
+    cv_id cam1 = add_cam(f->s, &home, "one"), cam2 = add_cam(f->s, &home, "two");
+    cv_id cam3 = add_cam(f->s, &other, "three");
+    cv_id alice = add_user(f->s, "alice"), bob = add_user(f->s, "bob_1");
+    (void)add_user(f->s, "carol");
+    assert_int_equal(cv_store_member_set(f->s, &home, &alice, CV_ROLE_OWNER), 0);
+    assert_int_equal(cv_store_member_set(f->s, &home, &bob, CV_ROLE_VIEWER), 0);
+    assert_int_equal(cv_store_member_set(f->s, &other, &bob, CV_ROLE_OWNER), 0);
+
+    /* 1..10 */
+    assert_int_equal(cv_store_audit(f->s, "login.ok", "user:alice", NULL, "a", "http", NULL), 0);
+    assert_int_equal(cv_store_audit(f->s, "login.fail", "user:Bob_1", NULL, "a", "http", NULL), 0);
+    assert_int_equal(cv_store_audit(f->s, "login.ok", "user:carol", NULL, "a", "http", NULL), 0);
+    assert_int_equal(cv_store_audit(f->s, "view.start", "user:bob_1 via token:1a2b", &cam1, "a", "rtsp", NULL), 0);
+    assert_int_equal(cv_store_audit(f->s, "view.start", "user:bob_1 via token:3c4d", &cam3, "a", "rtsp", NULL), 0);
+    assert_int_equal(cv_store_audit(f->s, "grant.add", "cli", &cam2, "", "cli", NULL), 0);
+    assert_int_equal(cv_store_audit(f->s, "view.start", "user:carol via integration:g token:ff", &cam2, "a",
+                                    "rtsp", NULL),
+                     0);
+    assert_int_equal(cv_store_audit(f->s, "login.ok", "user:bobby", NULL, "a", "http", NULL), 0);
+    assert_int_equal(cv_store_audit(f->s, "login.ok", "user:bob_1x via token:1", NULL, "a", "http", NULL), 0);
+    assert_int_equal(cv_store_audit(f->s, "login.ok", "user:bobX1", NULL, "a", "http", NULL), 0);
+
+    cv_audit_rec *e = NULL;
+    cv_audit_filter flt = {0};
+    assert_int_equal(audit_count(f->s, &flt, 100, &e), 10);
+    free(e);
+
+    /* A home: its cameras' events (anyone's) and its members' events on no
+     * camera; not a member's views elsewhere, nor non-members' logins. */
+    flt.home = &home;
+    assert_int_equal(audit_count(f->s, &flt, 100, &e), 5);
+    assert_int_equal(e[0].seq, 1);
+    assert_int_equal(e[1].seq, 2); /* the failed login under another case */
+    assert_int_equal(e[2].seq, 4);
+    assert_int_equal(e[3].seq, 6);
+    assert_int_equal(e[4].seq, 7);
+    free(e);
+    /* Paging. */
+    flt.after_seq = 2;
+    assert_int_equal(audit_count(f->s, &flt, 2, &e), 2);
+    assert_int_equal(e[0].seq, 4);
+    assert_int_equal(e[1].seq, 6);
+    free(e);
+    flt.after_seq = 0;
+
+    /* A person: "user:<login>" and "user:<login> via ..." only ('_' is no
+     * wildcard, a longer login is another person). */
+    flt.home = NULL;
+    flt.person = "bob_1";
+    assert_int_equal(audit_count(f->s, &flt, 100, &e), 3);
+    assert_int_equal(e[0].seq, 2);
+    assert_int_equal(e[1].seq, 4);
+    assert_int_equal(e[2].seq, 5);
+    free(e);
+    /* Combined with a home and a camera. */
+    flt.home = &home;
+    assert_int_equal(audit_count(f->s, &flt, 100, &e), 2);
+    free(e);
+    flt.camera = &cam1;
+    assert_int_equal(audit_count(f->s, &flt, 100, &e), 1);
+    assert_int_equal(e[0].seq, 4);
+    free(e);
+    flt.person = NULL;
+    flt.home = NULL;
+    flt.camera = &cam2;
+    assert_int_equal(audit_count(f->s, &flt, 100, &e), 2);
+    free(e);
+    /* A camera of another home, with home=: nothing. */
+    flt.camera = &cam3;
+    flt.home = &home;
+    assert_int_equal(audit_count(f->s, &flt, 100, &e), 0);
+    assert_null(e);
+    /* Not a login: nothing. */
+    flt = (cv_audit_filter){.person = ""};
+    assert_int_equal(audit_count(f->s, &flt, 100, &e), 0);
+    flt.person = "%";
+    assert_int_equal(audit_count(f->s, &flt, 100, &e), 0);
+    assert_int_equal(cv_store_audit_query(f->s, NULL, 10, &e, &(size_t){0}), -EINVAL);
+}
+
 static void test_people_data_version(void **state)
 {
     fixture *f = *state;
@@ -1012,6 +1184,9 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_people_cascade_in_txn, setup, teardown),
         cmocka_unit_test_setup_teardown(test_people_tombstoned_ids_not_reused, setup, teardown),
         cmocka_unit_test_setup_teardown(test_people_data_version, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_people_camera_rename, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_people_home_grants, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_people_audit_query, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
