@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # Installs the Debian 12 packages camvault needs to build, run and test,
 # skipping those already present. Usage: scripts/deps.sh [build|test]
-# For test it also installs the browser harness's npm packages
-# (tests/browser: playwright-core and hls.js, driving Debian's chromium).
+# It also installs the web app's npm packages (web/: hls.js and
+# qrcode-generator, served by camvault under /app/vendor/), and for test the
+# browser harness's (tests/browser: playwright-core and hls.js, driving
+# Debian's chromium).
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 
@@ -25,11 +27,12 @@ test_pkgs=(
 want=("${build_pkgs[@]}")
 if [ "${1:-build}" = test ]; then
   want+=("${test_pkgs[@]}")
-  # Node.js and npm only when there is no node at all: a machine may have
-  # them from elsewhere (Debian's npm would conflict with such a nodejs).
-  if ! command -v node >/dev/null 2>&1; then
-    want+=(nodejs npm)
-  fi
+fi
+# npm (for the web app's packages) only when there is no node at all: a
+# machine may have them from elsewhere (Debian's npm would conflict with
+# such a nodejs).
+if ! command -v node >/dev/null 2>&1; then
+  want+=(nodejs npm)
 fi
 
 missing=()
@@ -50,17 +53,22 @@ if [ ${#missing[@]} -gt 0 ]; then
   $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}"
 fi
 
-# The browser harness's packages, exactly as tests/browser/package-lock.json
-# pins them, when node_modules is missing or older than the lock file.
-if [ "${1:-build}" = test ]; then
-  browser="$root/tests/browser"
-  stamp="$browser/node_modules/.package-lock.json"
-  if [ ! -f "$stamp" ] || [ "$browser/package-lock.json" -nt "$stamp" ]; then
+# npm packages exactly as a package-lock.json pins them, when node_modules
+# is missing or older than the lock file.
+npm_ci() {
+  local dir=$1 what=$2
+  local stamp="$dir/node_modules/.package-lock.json"
+  [ -f "$dir/package-lock.json" ] || return 0
+  if [ ! -f "$stamp" ] || [ "$dir/package-lock.json" -nt "$stamp" ]; then
     if ! command -v npm >/dev/null 2>&1; then
-      echo "camvault: npm is missing (node is $(command -v node)): install npm to run the browser tests" >&2
+      echo "camvault: npm is missing (node is $(command -v node)): install npm for $what" >&2
       exit 1
     fi
-    echo "camvault: installing the browser harness's npm packages (tests/browser)"
-    npm ci --prefix "$browser" --no-audit --no-fund --loglevel=error
+    echo "camvault: installing $what's npm packages (${dir#"$root"/})"
+    npm ci --prefix "$dir" --no-audit --no-fund --loglevel=error
   fi
+}
+npm_ci "$root/web" "the web app"
+if [ "${1:-build}" = test ]; then
+  npm_ci "$root/tests/browser" "the browser harness"
 fi

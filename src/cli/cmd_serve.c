@@ -429,13 +429,14 @@ static void print_demo_banner(const cli_common *c, app *a, int port)
                              a->camera_hex, a->token, &us);
         printf("    HTTPS:     %s\n", us.hls);
     }
-    printf("\n  a new viewing URL: %s\n"
+    const char *host = strcmp(c->cfg.bind_addr, "0.0.0.0") == 0 ? "127.0.0.1" : c->cfg.bind_addr;
+    int hp = cv_server_http_port(a->server);
+    printf("\n  web app:  http://%s:%d/app/ (log in as admin)\n"
+           "  a new viewing URL: %s\n"
            "  REST API: http://%s:%d/api/v1/ (POST /api/v1/login as admin; see docs/openapi.yaml)\n"
            "  metrics:  http://%s:%d/metrics with the bearer token in %s\n"
            "  Press Ctrl-C to stop.\n\n",
-           again, strcmp(c->cfg.bind_addr, "0.0.0.0") == 0 ? "127.0.0.1" : c->cfg.bind_addr,
-           cv_server_http_port(a->server), strcmp(c->cfg.bind_addr, "0.0.0.0") == 0 ? "127.0.0.1" : c->cfg.bind_addr,
-           cv_server_http_port(a->server), mt);
+           host, hp, again, host, hp, host, hp, mt);
     cli_wipe(&u, sizeof(u));
     cli_wipe(&us, sizeof(us));
     fflush(stdout);
