@@ -59,7 +59,12 @@ async function render() {
   try {
     cleanup = (await view.render(main, { params: m.slice(1), query, app, go })) || null;
   } catch (e) {
-    if (e && e.status === 401) return; // session-expired handler takes over
+    if (e && e.status === 401) {
+      // api() announced it, unless the call was one that does not (loadMe):
+      // then announce it here, or the page would stay blank.
+      if (session.user) { session.user = null; session.csrf = null; window.dispatchEvent(new CustomEvent(SESSION_EXPIRED)); }
+      return;
+    }
     main.append(Object.assign(document.createElement('p'), { className: 'form-error', textContent: e.message || String(e) }));
   }
   const h1 = main.querySelector('h1');

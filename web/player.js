@@ -6,6 +6,7 @@
 
 export const REASONS = {
   revoked: 'Access to this camera was revoked.',
+  removed: 'This camera was removed from its home.',
   expired: 'This stream link has expired.',
   offline: 'Camera offline.',
   unavailable: 'Stream unavailable: the integration was switched off.',

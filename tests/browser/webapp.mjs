@@ -18,6 +18,9 @@
 //   {"cmd":"clickAndWait","ctx","selector","waitCtx","expr","timeout"} → {ms}: click, then
 //        poll expr (every 25 ms) on waitCtx's page; ms from the click to expr true
 //   {"cmd":"screenshot","ctx","path","fullPage":false}
+//   {"cmd":"cookies","ctx"}  → {value: [{name, value, ...}]} (HttpOnly ones too: the test acts on the session server-side)
+//   {"cmd":"route","ctx","pattern":"regex on the URL","status":404}  every matching request of the context
+//        gets that status (simulates a failing playback path); {"cmd":"unroute","ctx"} lifts them
 //   {"cmd":"errors","ctx"}  → {value: [page errors, console errors, CSP violations]}
 //   {"cmd":"close","ctx"}   {"cmd":"quit"}
 // Every answer: {id?, ok: true, ...} or {id?, ok: false, error}.
@@ -26,16 +29,19 @@
 //   body[data-ready="1"] once booted; body[data-page] = login|cameras|camera|homes|audit|integrations|account
 //   login:   #login-form #login-user #login-password #login-totp #login-submit #login-error[data-kind=credentials|throttled|totp]
 //   grid:    #camera-grid > li.camera-card[data-camera-id] .camera-status[data-state=live|offline] .badge-shared .badge-guest
-//   live:    #live-stage[data-state=loading|playing|retrying|stopped][data-reason=revoked|offline|unavailable|expired|failed][data-mode=hls|mp4|mjpeg]
+//   live:    #live-stage[data-state=loading|playing|retrying|stopped][data-reason=revoked|removed|offline|unavailable|expired|failed][data-mode=hls|mp4|mjpeg]
 //            #live-video #live-mjpeg #live-message #live-audio #live-fullscreen #live-retry  (#/camera/<id>?via=mp4|mjpeg forces a path)
-//   homes:   #home-select #home-cameras li.manage-camera[data-camera-id] [data-action=rename|delete]
+//   nav:     #nav a[data-nav] (wraps at phone width); #flash; #login-note (why the login form is shown)
+//   homes:   #home-select #home-cameras li.manage-camera[data-camera-id] .rename-input .camera-name [data-action=rename|delete]
 //            #add-camera-form #add-name #add-model #add-type-push #add-type-pull #add-pull-url #add-test #add-test-result #add-submit #ingest-url #ingest-copy
 //            #members li.member[data-login] #invite-login #invite-role #invite-submit
 //            #share-form #share-camera #share-login #share-until #share-submit
 //            #grants tr.grant[data-grant-id][data-login][data-camera-id] button[data-action=revoke]; confirm dialog: #confirm-ok #confirm-cancel
-//   audit:   #audit-camera #audit-person #audit-table tr.audit-row[data-event][data-camera]
+//   audit:   #audit-camera #audit-person #audit-table tr.audit-row[data-event][data-camera][data-principal] #audit-filter
 //   integr.: #links li.link[data-integration] button[data-action=unlink]; #integrations tr.integration[data-integration][data-disabled]
-//   account: #password-form #pw-old #pw-new #pw-again #pw-submit #totp[data-state=on|off] #totp-start #totp-qr #totp-secret #totp-code #totp-confirm
+//            input.model-input + button[data-action=disable-model]; button.chip[data-action=enable-model][data-model]
+//   account: #password-form #pw-old #pw-new #pw-again #pw-submit #pw-error #totp[data-state=on|off] #totp-start #totp-qr #totp-secret
+//            #totp-code #totp-confirm #totp-off #totp-error
 //   partner player: /app/play.html#url=<encoded /cam/<id>/index.m3u8?token=…> with the same #live-stage/#live-message
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
@@ -162,6 +168,14 @@ const cmds = {
     await page(a.ctx).page.screenshot({ path: a.path, fullPage: !!a.fullPage, animations: 'disabled' });
     return {};
   },
+  async cookies(a) { return { value: await page(a.ctx).context.cookies() }; },
+  async route(a) {
+    const re = new RegExp(a.pattern);
+    await page(a.ctx).context.route(u => re.test(u.href), r => r.fulfill({ status: a.status || 404, contentType: 'application/json',
+                                                                        body: JSON.stringify({ error: 'blocked by the test' }) }));
+    return {};
+  },
+  async unroute(a) { await page(a.ctx).context.unrouteAll({ behavior: 'ignoreErrors' }); return {}; },
   async errors(a) { const c = page(a.ctx); const v = c.errors; c.errors = []; return { value: v }; },
   async close(a) { const c = ctxs.get(a.ctx); if (c) { ctxs.delete(a.ctx); await c.context.close(); } return {}; },
 };

@@ -103,7 +103,7 @@ export async function render(main, { query, go }) {
   clear(body);
   for (const e of events.slice(0, 500)) {
     const bad = /fail|denied|throttl|refused/.test(e.event);
-    body.append(h('tr', { class: 'audit-row' + (bad ? ' bad' : ''), dataset: { event: e.event, camera: e.camera || '' } },
+    body.append(h('tr', { class: 'audit-row' + (bad ? ' bad' : ''), dataset: { event: e.event, camera: e.camera || '', principal: e.principal || '' } },
       h('td', {}, h('time', { datetime: new Date(e.ts * 1000).toISOString() }, fmtTime(e.ts))),
       h('td', {}, who(e.principal)), h('td', { title: e.detail || '' }, describe(e), e.detail ? h('small', { class: 'detail' }, ' ' + e.detail) : null),
       h('td', {}, e.camera ? (names.get(e.camera) || e.camera.slice(0, 8)) : '—'),

@@ -1,6 +1,6 @@
 // One camera, live: LL-HLS (hls.js), falling back to MP4 then MJPEG; audio
 // toggle, full screen; says clearly when access is revoked or the camera is off.
-import { api, mediaToken, forgetTokens, session } from '../api.js';
+import { api, mediaToken, forgetTokens, session, loadMe } from '../api.js';
 import { h, clear, ago } from '../ui.js';
 import { createPlayer } from '../player.js';
 
@@ -63,7 +63,14 @@ export async function render(main, { params, query }) {
       if (c.online === false) status.dataset.state = 'offline';
       return null;
     } catch (e) {
-      if (e.status === 403) return { reason: 'revoked' };
+      if (e.status === 403) {
+        // Still in the camera's home? Then the camera itself is gone.
+        if (home) {
+          try { await loadMe(); } catch (e2) { return null; }
+          if (session.homes.some(x => x.id === cam.home)) return { reason: 'removed' };
+        }
+        return { reason: 'revoked' };
+      }
       return null;
     }
   }
@@ -73,7 +80,7 @@ export async function render(main, { params, query }) {
       video, img: mjpeg, prefer: query.get('via') || 'hls', canRefresh: true, checkAccess,
       getUrls: async fresh => {
         try { return (await mediaToken(id, ['live', 'snapshot'], fresh)).urls; } catch (e) {
-          if (e.status === 403) { const x = new Error(e.message); x.reason = 'revoked'; throw x; }
+          if (e.status === 403) { const a = await checkAccess(); const x = new Error(e.message); x.reason = (a && a.reason) || 'revoked'; throw x; }
           throw e;
         }
       },
@@ -87,9 +94,10 @@ export async function render(main, { params, query }) {
         if (s.state === 'playing') { status.dataset.state = 'live'; status.textContent = 'Live'; }
         if (s.state === 'stopped') {
           if (s.reason === 'offline') { status.dataset.state = 'offline'; status.textContent = 'Offline'; }
-          if (s.reason === 'revoked') { forgetTokens(id); status.dataset.state = 'revoked'; status.textContent = 'No access'; }
-          retry.hidden = s.reason === 'revoked';
-          if (s.reason === 'revoked') { audio.disabled = true; full.disabled = true; }
+          const gone = s.reason === 'revoked' || s.reason === 'removed';
+          if (gone) { forgetTokens(id); status.dataset.state = 'revoked'; status.textContent = s.reason === 'removed' ? 'Removed' : 'No access'; }
+          retry.hidden = gone;
+          if (gone) { audio.disabled = true; full.disabled = true; }
         }
       },
     });
@@ -104,7 +112,7 @@ export async function render(main, { params, query }) {
     checking = true;
     try {
       const a = await checkAccess();
-      if (a && player.state.state !== 'stopped') player.stop('revoked');
+      if (a && player.state.state !== 'stopped') player.stop(a.reason);
     } finally { checking = false; }
   }, ACCESS_CHECK_MS);
 

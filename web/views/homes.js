@@ -47,6 +47,8 @@ export async function render(main, { params, query, go }) {
       try {
         await api('PATCH', `cameras/${c.id}`, { name: name.value.trim() });
         c.name = name.value.trim();
+        link.textContent = c.name;
+        name.setAttribute('aria-label', `New name for ${c.name}`);
         flash(`Renamed to ${c.name}.`, 'ok');
         showError(err, null);
       } catch (e) { showError(err, e.status === 404 || e.status === 405 ? { message: 'Renaming is not available on this server yet.' } : e); }
@@ -56,8 +58,9 @@ export async function render(main, { params, query, go }) {
       if (!await confirmDialog(`Delete camera “${c.name}”? Everyone watching it is disconnected and its shares end.`, 'Delete camera')) return;
       try { await api('DELETE', `cameras/${c.id}`); flash(`Deleted ${c.name}.`, 'ok'); go(location.hash); } catch (e) { showError(err, e); }
     });
+    const link = h('a', { href: `#/camera/${c.id}`, class: 'camera-name' }, c.name);
     return h('li', { class: 'manage-camera', dataset: { cameraId: c.id } },
-      h('div', { class: 'row-main' }, h('a', { href: `#/camera/${c.id}` }, c.name),
+      h('div', { class: 'row-main' }, link,
         h('span', { class: 'muted' }, ` ${c.source === 'pull' ? 'pull' : 'push'}${c.model ? ' · ' + c.model : ''}${c.shared ? ` · shared with ${c.shared}` : ''}`)),
       manager ? h('div', { class: 'row-actions' }, form, owner ? del : null) : null, err);
   }
@@ -113,7 +116,9 @@ function addCameraForm(homeId, go) {
     try {
       const r = await api('POST', `homes/${homeId}/cameras/test`, { pull_url: url.value.trim(), transport: transport.value });
       testResult.dataset.ok = r.ok ? '1' : '0';
-      testResult.textContent = r.ok ? `Connected: ${[r.video, r.audio].filter(Boolean).map(x => typeof x === 'string' ? x : (x.codec || JSON.stringify(x))).join(', ') || 'stream found'}.`
+      // video: {codec, width, height} (width/height null when unknown); audio: {codec}
+      const track = x => typeof x === 'string' ? x : [x.codec || 'unknown codec', x.width && x.height ? `${x.width}×${x.height}` : null].filter(Boolean).join(' ');
+      testResult.textContent = r.ok ? `Connected: ${[r.video, r.audio].filter(Boolean).map(track).join(', ') || 'stream found'}.`
         : `Could not connect: ${r.error || 'no answer'}.`;
     } catch (e) {
       testResult.dataset.ok = '0';

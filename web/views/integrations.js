@@ -52,8 +52,8 @@ async function operator(go) {
       });
       return b;
     }));
-    const model = h('input', { 'aria-label': `Camera model to switch off for ${i.name}`, list: 'model-list', placeholder: 'Camera model', maxlength: 63 });
-    const mform = h('form', { class: 'inline' }, model, h('button', { type: 'submit' }, 'Switch model off'));
+    const model = h('input', { class: 'model-input', 'aria-label': `Camera model to switch off for ${i.name}`, list: 'model-list', placeholder: 'Camera model', maxlength: 63 });
+    const mform = h('form', { class: 'inline' }, model, h('button', { type: 'submit', dataset: { action: 'disable-model' } }, 'Switch model off'));
     mform.addEventListener('submit', async ev => {
       ev.preventDefault();
       if (!model.value.trim()) return;
