@@ -160,10 +160,10 @@ def wait_playing(w, ctx, timeout=30):
     return st
 
 
-def assert_plays(w, ctx, camera_id, seconds=1.0):
-    """currentTime advances by `seconds` (waited for, within a generous bound:
-    a sanitized server on a loaded machine plays, but not always at speed),
-    the picture is not black, and it is camera_id's."""
+def wait_advance(w, ctx, seconds):
+    """Two frames of the page's video, currentTime `seconds` apart: waited
+    for within a generous bound (a sanitized server on a loaded machine
+    plays, but not always at speed). Returns (first, last, advance)."""
     f0 = w.b("frame", ctx=ctx)
     t0 = time.monotonic()
     f1 = f0
@@ -172,6 +172,14 @@ def assert_plays(w, ctx, camera_id, seconds=1.0):
         f1 = w.b("frame", ctx=ctx)
     adv = f1["currentTime"] - f0["currentTime"]
     assert adv >= seconds, f"currentTime advanced {adv:.2f}s in {time.monotonic() - t0:.1f}s"
+    return f0, f1, adv
+
+
+def assert_plays(w, ctx, camera_id, seconds=1.0):
+    """currentTime advances by `seconds` (waited for, within a generous bound:
+    a sanitized server on a loaded machine plays, but not always at speed),
+    the picture is not black, and it is camera_id's."""
+    f0, f1, adv = wait_advance(w, ctx, seconds)
     assert f1["luma"] > 20, f"picture is black (mean luma {f1['luma']:.1f})"
     seen = set()
     for f in (f0, f1):
@@ -443,14 +451,7 @@ def assert_moves(w, ctx, seconds=1.0):
     """currentTime advances by `seconds` (waited for, as in assert_plays) and
     the picture moves (rtsp-camera: GStreamer's white ball on black, which
     draws no camera id)."""
-    f0 = w.b("frame", ctx=ctx)
-    t0 = time.monotonic()
-    f1 = f0
-    while f1["currentTime"] - f0["currentTime"] < seconds and time.monotonic() - t0 < 20 * SLOW:
-        time.sleep(0.2)
-        f1 = w.b("frame", ctx=ctx)
-    adv = f1["currentTime"] - f0["currentTime"]
-    assert adv >= seconds, f"currentTime advanced {adv:.2f}s in {time.monotonic() - t0:.1f}s"
+    f0, f1, adv = wait_advance(w, ctx, seconds)
     g0, g1 = base64.b64decode(f0["gray"]), base64.b64decode(f1["gray"])
     assert max(g1) > 150, f"no ball in the picture (brightest pixel {max(g1)})"
     changed = sum(1 for x, y in zip(g0, g1) if abs(x - y) > 40)
