@@ -54,8 +54,9 @@ bool cv_access_token_revoked(const cv_access *a, const uint8_t hash[32]);
  * live, its user enabled and still allowed to see the camera (CV_SCOPE_LIVE
  * or the scope asked), and the integration's kill switch is off for the
  * camera's model; -ENOENT (link, user or camera gone), -ESHUTDOWN (kill
- * switch on), -EACCES (the user lost access) or -EIO. Reads the store every time: this is
- * never cached, so an operator's disable is seen by the next check. */
+ * switch on), -EACCES (the user lost access) or -EIO. Reads the store every
+ * time: this is never cached, so an operator's disable is seen by the next
+ * check. */
 int cv_access_link_ok(cv_access *a, const cv_id *link, const cv_id *camera, uint32_t scope);
 
 /* While deep is set (the server's periodic and on-change rechecks),
